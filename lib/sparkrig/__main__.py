@@ -1,0 +1,3 @@
+from sparkrig.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The `sparkrig` command line: one subcommand per concern.
+
+Each concern's package owns its subcommands in a `cli` module with a
+`register(subparsers)` function; a registered parser sets `handler`, a function
+that takes the parsed arguments and returns the exit code. `main` turns every
+`SparkrigError` into its message and exit code, and Ctrl-C into 130, so bad
+input never ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from sparkrig import __version__
+from sparkrig.errors import ExitCode, SparkrigError
+
+__all__ = ["main", "build_parser"]
+
+COMMAND_MODULES = (
+    "sparkrig.runner.cli",
+    "sparkrig.report.cli",
+    "sparkrig.cluster.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparkrig",
+        description="Run Helm chart test scenarios for Spark on Kubernetes in parallel.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparkrig {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    try:
+        return int(args.handler(args))
+    except SparkrigError as exc:
+        print(f"sparkrig: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("sparkrig: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)

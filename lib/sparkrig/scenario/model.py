@@ -69,6 +69,7 @@ class Scenario:
     requires: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     estimated_time: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
     chart: Chart | None = None
     steps: tuple[Step, ...] = ()
     script: Path | None = None

@@ -114,6 +114,8 @@ class RunResult:
     exit_code: int | None = None
     scenarios: list[ScenarioResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    # The runs that `sparkrig report --merge` joined into this one: path, run_id, times, count.
+    merged_from: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

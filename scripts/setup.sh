@@ -2,13 +2,21 @@
 # Install what sparkrig needs on a fresh Debian machine, idempotently:
 #   scripts/setup.sh        the rig: Python environment in .venv, cluster binaries
 #   scripts/setup.sh --dev  also what the rig's own tests and benchmarks need
+#   --no-cluster            skip the cluster binaries (CI runners that use kind)
 # Cluster binaries are built from the Go modules under lib/sparkrig/cluster/gomod
 # into ${SPARKRIG_CACHE:-~/.cache/sparkrig}, keyed by version, and reused.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 dev=false
-[[ "${1:-}" == "--dev" ]] && dev=true
+build_cluster=true
+for arg in "$@"; do
+    case "$arg" in
+        --dev) dev=true ;;
+        --no-cluster) build_cluster=false ;;
+        *) echo "setup: unknown option '$arg' (expected --dev or --no-cluster)" >&2; exit 2 ;;
+    esac
+done
 
 # The Go toolchain lives in /usr/local/go on these machines; a login shell may lack it on PATH.
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
@@ -48,5 +56,7 @@ if $dev && [[ ! -x .venv/bin/actionlint ]]; then
     go -C tools/actionlint build -o "$PWD/.venv/bin/actionlint" github.com/rhysd/actionlint/cmd/actionlint
 fi
 
-echo "setup: building the local cluster's binaries (cached after the first build)"
-.venv/bin/python -m sparkrig cluster build
+if $build_cluster; then
+    echo "setup: building the local cluster's binaries (cached after the first build)"
+    .venv/bin/python -m sparkrig cluster build
+fi

@@ -1,0 +1,248 @@
+"""The two scheduling measures: scheduler overhead and skewed durations.
+
+Both run the same script scenarios through sparkrig, GNU parallel and
+`xargs -P`, each tool `repeats` times. The order of the tools rotates from one
+repeat to the next, so a change in background load does not always hit the
+same tool. Makespans are wall-clock seconds from starting the command to its
+exit, so they include each tool's start-up (Python imports, perl) and
+sparkrig's report writing, as a user waiting for the run sees them.
+
+- Overhead: equal `sleep` jobs; the ideal is `count * seconds / P`.
+- Skewed: heavy-tailed (Pareto) durations, fed to the peers in the files'
+  natural order (FIFO). sparkrig runs once first to seed its durations
+  history, so the measured runs can order longest first. The reference is the
+  lower bound `max(total / P, longest)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.peers import (
+    BenchToolError,
+    missing_peers,
+    parallel_command,
+    run_timed,
+    sparkrig_command,
+    write_file_list,
+    xargs_command,
+)
+from bench.schedule import (
+    Summary,
+    list_schedule_makespan,
+    longest_first,
+    lower_bound,
+    ratio,
+    summarize,
+)
+from bench.table import Row
+from bench.workloads import constant_durations, pareto_durations, write_scenarios
+
+__all__ = [
+    "ToolCommand",
+    "sparkrig_unavailable_reason",
+    "measure_overhead",
+    "measure_skewed",
+    "OVERHEAD_GOAL",
+    "SKEWED_GOAL",
+]
+
+logger = logging.getLogger(__name__)
+
+SPARKRIG = "sparkrig"
+
+# Goals, as ratios of makespan over the lower bound.
+OVERHEAD_GOAL = 1.02
+SKEWED_GOAL = 1.05
+
+
+@dataclass(frozen=True)
+class ToolCommand:
+    """How to start one tool on a workload."""
+
+    name: str
+    command: list[str]
+    stdin_path: Path | None = None
+
+
+def sparkrig_unavailable_reason() -> str | None:
+    """Return why `sparkrig run` cannot be benchmarked, or None when it can."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "sparkrig", "run", "--help"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+    )
+    if probe.returncode == 0 and "--cluster" in probe.stdout:
+        return None
+    detail = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+    return f"`sparkrig run` is not available ({detail})"
+
+
+def _tool_commands(
+    work: Path, scenarios: Path, paths: Sequence[Path], parallelism: int, sparkrig_ok: bool
+) -> list[ToolCommand]:
+    file_list = write_file_list(paths, work / "files.txt")
+    tools: list[ToolCommand] = []
+    if sparkrig_ok:
+        command = sparkrig_command(scenarios, parallelism, work / "results")
+        tools.append(ToolCommand(SPARKRIG, command))
+    missing = missing_peers()
+    if "GNU parallel" not in missing:
+        tools.append(ToolCommand("GNU parallel", parallel_command(parallelism), file_list))
+    if "xargs -P" not in missing:
+        tools.append(ToolCommand("xargs -P", xargs_command(parallelism), file_list))
+    return tools
+
+
+def time_tools(
+    tools: Sequence[ToolCommand], *, work: Path, repeats: int, timeout: float
+) -> dict[str, Summary | str]:
+    """Run every tool `repeats` times in rotating order; return a summary or an error per tool."""
+    samples: dict[str, list[float]] = {tool.name: [] for tool in tools}
+    errors: dict[str, str] = {}
+    for repeat in range(repeats):
+        shift = repeat % max(len(tools), 1)
+        for tool in [*tools[shift:], *tools[:shift]]:
+            if tool.name in errors:
+                continue
+            log_path = work / f"{tool.name.replace(' ', '_')}-{repeat}.log"
+            try:
+                timed = run_timed(tool.command, log_path=log_path, timeout=timeout,
+                                  stdin_path=tool.stdin_path, cwd=work)
+            except BenchToolError as exc:
+                logger.error("%s failed: %s", tool.name, exc)
+                errors[tool.name] = f"failed: {str(exc).splitlines()[0]}"
+                continue
+            logger.info("%s run %d: %.3f s", tool.name, repeat + 1, timed.seconds)
+            samples[tool.name].append(timed.seconds)
+    results: dict[str, Summary | str] = {}
+    for tool in tools:
+        results[tool.name] = errors.get(tool.name) or summarize(samples[tool.name])
+    return results
+
+
+def _cell(result: Summary | str | None) -> str:
+    if result is None:
+        return "not run"
+    if isinstance(result, str):
+        return result
+    return result.format()
+
+
+def _sparkrig_cell(result: Summary | str | None, reason: str | None) -> str:
+    return f"not run: {reason}" if reason is not None else _cell(result)
+
+
+def _ratio_cell(results: dict[str, Summary | str], bound: float) -> str:
+    parts = []
+    for name, result in results.items():
+        if isinstance(result, Summary):
+            parts.append(f"{name} {ratio(result.median, bound):.3f}")
+    return ", ".join(parts) + " (median / bound)" if parts else "-"
+
+
+def _peers_cell(results: dict[str, Summary | str], skipped: dict[str, str]) -> str:
+    parts = [f"{name} {_cell(result)}" for name, result in results.items() if name != SPARKRIG]
+    parts += [f"{name} not run: {reason}" for name, reason in skipped.items()]
+    return "; ".join(parts) or "-"
+
+
+def measure_overhead(
+    work: Path,
+    *,
+    count: int,
+    seconds: float,
+    parallelism: int,
+    repeats: int,
+    sparkrig_reason: str | None,
+) -> Row:
+    """Time `count` jobs of `sleep seconds` at `parallelism` through every tool."""
+    durations = constant_durations(count, seconds)
+    scenarios = work / "scenarios"
+    paths = write_scenarios(scenarios, durations, "bench-overhead")
+    ideal = lower_bound(durations, parallelism)
+    tools = _tool_commands(work, scenarios, paths, parallelism, sparkrig_reason is None)
+    results = time_tools(tools, work=work, repeats=repeats, timeout=ideal * 10 + 60)
+
+    sparkrig_result = results.get(SPARKRIG)
+    goal = f"<= {OVERHEAD_GOAL} x ideal and <= xargs -P"
+    if isinstance(sparkrig_result, Summary):
+        xargs_result = results.get("xargs -P")
+        met = sparkrig_result.median <= OVERHEAD_GOAL * ideal and (
+            not isinstance(xargs_result, Summary) or sparkrig_result.median <= xargs_result.median
+        )
+        goal += ": met" if met else ": missed"
+    return Row(
+        measure=f"scheduler overhead: {count} x sleep {seconds} s at {parallelism} at once",
+        sparkrig=_sparkrig_cell(sparkrig_result, sparkrig_reason),
+        peers=_peers_cell(results, missing_peers()),
+        lower_bound=f"{ideal:.2f} s (ideal)",
+        ratio=_ratio_cell(results, ideal),
+        goal=goal,
+    )
+
+
+def skewed_workload(count: int, parallelism: int, target_bound: float) -> list[float]:
+    return pareto_durations(count, parallelism=parallelism, target_bound=target_bound)
+
+
+def measure_skewed(
+    work: Path,
+    *,
+    count: int,
+    target_bound: float,
+    parallelism: int,
+    repeats: int,
+    sparkrig_reason: str | None,
+) -> tuple[Row, str]:
+    """Time Pareto-distributed jobs at `parallelism`.
+
+    Returns the row and a note with the simulated FIFO and longest-first makespans.
+    """
+    durations = skewed_workload(count, parallelism, target_bound)
+    scenarios = work / "scenarios"
+    paths = write_scenarios(scenarios, durations, "bench-skewed")
+    bound = lower_bound(durations, parallelism)
+    tools = _tool_commands(work, scenarios, paths, parallelism, sparkrig_reason is None)
+    timeout = sum(durations) + 120
+
+    seed_error = None
+    if sparkrig_reason is None:
+        seed = tools[0]
+        try:
+            seeded = run_timed(seed.command, log_path=work / "sparkrig-seed.log", timeout=timeout,
+                               cwd=work)
+            logger.info("sparkrig seed run (no history): %.3f s", seeded.seconds)
+        except BenchToolError as exc:
+            seed_error = f"seed run failed: {str(exc).splitlines()[0]}"
+            tools = tools[1:]
+    results = time_tools(tools, work=work, repeats=repeats, timeout=timeout)
+    if seed_error:
+        results[SPARKRIG] = seed_error
+
+    sparkrig_result = results.get(SPARKRIG)
+    goal = f"<= {SKEWED_GOAL} x bound"
+    if isinstance(sparkrig_result, Summary):
+        goal += ": met" if sparkrig_result.median <= SKEWED_GOAL * bound else ": missed"
+    fifo = list_schedule_makespan(durations, parallelism)
+    lpt = list_schedule_makespan(longest_first(durations), parallelism)
+    row = Row(
+        measure=(
+            f"skewed durations: {count} Pareto jobs (total {sum(durations):.1f} s, "
+            f"longest {max(durations):.2f} s) at {parallelism} at once, history seeded"
+        ),
+        sparkrig=_sparkrig_cell(sparkrig_result, sparkrig_reason),
+        peers=_peers_cell(results, missing_peers()),
+        lower_bound=f"{bound:.2f} s (max(total/P, longest))",
+        ratio=_ratio_cell(results, bound),
+        goal=goal,
+    )
+    note = (
+        f"Skewed workload, simulated with zero overhead: FIFO in file order {fifo:.2f} s, "
+        f"longest first {lpt:.2f} s, lower bound {bound:.2f} s."
+    )
+    return row, note

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 TERM_GRACE_SECONDS = 5.0  # time a group gets to exit after SIGTERM before SIGKILL
 POLL_SECONDS = 0.05  # how often to check whether signalled processes are gone
 TICK_SECONDS = 1.0  # default interval between `tick` calls while a command runs
+KILL_ROUNDS = 20  # SIGKILL rescans of a session, for children forked during the previous scan
 CAPTURE_MAX_BYTES = 1 << 20  # the part of a command's output kept in memory for checks
 
 
@@ -239,4 +240,12 @@ def kill_session(session_id: int, *, grace: float) -> None:
     if members:
         logger.warning("session %d outlived SIGTERM by %.1fs; sending SIGKILL to %s",
                        session_id, grace, members)
+    # A process may fork between a scan and the signal, so rescan until the session is empty.
+    for _ in range(KILL_ROUNDS):
+        if not members:
+            return
         _signal_pids(members, signal.SIGKILL)
+        time.sleep(POLL_SECONDS)
+        members = session_members(session_id)
+    if members:
+        logger.warning("session %d still has processes after SIGKILL: %s", session_id, members)

@@ -234,7 +234,7 @@ def expect_error(path: Path, field: str | None, fragment: str) -> ScenarioError:
             "chart.path",
             "not found",
         ),
-        ("name: a b\ntier: smoke\nsteps: [{test: {}}]\n", "name", "invalid name"),
+        ("name: a, b\ntier: smoke\nsteps: [{test: {}}]\n", "name", "invalid name"),
         ("name: a\ntier: smoke\ndepends_on: [a]\nsteps: [{test: {}}]\n", "depends_on", "itself"),
         (
             "name: a\ntier: smoke\nlabels: {x: 'a b'}\nsteps: [{test: {}}]\n",

@@ -47,8 +47,9 @@ SKIPPED_FOLDERS = ("values", "presets")
 # How much of a non-YAML file is read to look for the `# @meta` header.
 META_SEARCH_BYTES = 8192
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_NAME_FORMS = "letters, digits, '.', '_' and '-', starting with a letter or digit"
+# Names are free text for the report; commas would split a `depends_on` list.
+_NAME = re.compile(r"[^,\x00-\x1f\x7f]{1,200}")
+_NAME_FORMS = "at most 200 characters without commas or control characters"
 _LABEL_KEY = re.compile(
     r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 )

@@ -1,0 +1,211 @@
+"""Forked worker processes, one per attempt, watched through one pipe each.
+
+`WorkerPool.start` forks. The child becomes the leader of a new session
+(`os.setsid`), so every process it starts can be found and ended by session id
+(`sparkrig.process.kill_session`) and a Ctrl-C on the terminal reaches only the
+parent. It resets the parent's signal handling, runs the target, writes the
+pickled return value to its pipe and leaves with `os._exit`, skipping the
+parent's atexit handlers and buffered output.
+
+The parent never polls: `wait` blocks in one `selectors` call on the read end
+of every worker's pipe plus any extra descriptors (the runner's signal wake-up
+pipe) until data arrives, a pipe reaches end-of-file (the worker exited or
+died) or the timeout passes. The payload and the exit status (`os.waitpid`)
+together tell a worker that returned from one that was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import selectors
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Worker", "Finished", "WorkerPool"]
+
+logger = logging.getLogger(__name__)
+
+READ_CHUNK = 65536
+# Exit code of a worker whose target raised: the payload is missing.
+TARGET_FAILED_EXIT = 70
+
+
+@dataclass(eq=False)
+class Worker:
+    """One forked worker process and what the parent tracks about it."""
+
+    pid: int
+    key: str
+    fd: int
+    started: float  # time.monotonic() at fork
+    data: dict[str, Any] = field(default_factory=dict)  # the runner's bookkeeping
+    buffer: bytearray = field(default_factory=bytearray)
+
+    @property
+    def session_id(self) -> int:
+        return self.pid  # the worker called setsid(), so it leads a session named by its pid
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A worker that exited: its return value (if it sent one) and how it ended."""
+
+    worker: Worker
+    payload: Any
+    exit_code: int | None  # set when the worker exited
+    signal: int | None  # set when a signal ended it
+
+    @property
+    def has_payload(self) -> bool:
+        return self.payload is not None
+
+
+class WorkerPool:
+    """Fork workers and wait for them to end; the caller bounds how many run."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._workers: dict[int, Worker] = {}  # by read fd
+        self._extra_fds: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._workers)
+
+    @property
+    def workers(self) -> list[Worker]:
+        return list(self._workers.values())
+
+    def add_reader(self, fd: int) -> None:
+        """Also wake `wait` when `fd` becomes readable (the caller drains it)."""
+        self._extra_fds.add(fd)
+        self._selector.register(fd, selectors.EVENT_READ)
+
+    def start(self, key: str, target: Callable[[], Any], *, log_path: Path | None = None) -> Worker:
+        """Fork a worker that runs `target()` and sends back its return value.
+
+        `log_path` receives the worker's own stdout and stderr (not those of the
+        commands it runs, which go where the target sends them).
+        """
+        # Flush first, or the child would write the parent's buffered output again.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            self._run_child(write_fd, target, log_path)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        worker = Worker(pid=pid, key=key, fd=read_fd, started=time.monotonic())
+        self._workers[read_fd] = worker
+        self._selector.register(read_fd, selectors.EVENT_READ)
+        logger.debug("started worker %d for %s", pid, key)
+        return worker
+
+    def _run_child(self, write_fd: int, target: Callable[[], Any], log_path: Path | None) -> None:
+        code = 0
+        try:
+            os.setsid()
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+                signal.signal(signum, signal.SIG_DFL)
+            self._selector.close()
+            for fd in [*self._workers, *self._extra_fds]:
+                os.close(fd)
+            _redirect_stdio(log_path)
+            payload = pickle.dumps(target(), protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(payload)
+            while view:
+                written = os.write(write_fd, view)
+                view = view[written:]
+        except BaseException:  # noqa: BLE001 - the child must reach os._exit whatever happens
+            # Straight to fd 2 (the worker log): logging handlers may point elsewhere.
+            message = f"worker {os.getpid()} failed:\n{traceback.format_exc()}"
+            with contextlib.suppress(OSError):
+                os.write(2, message.encode("utf-8", "replace"))
+            code = TARGET_FAILED_EXIT
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
+    def wait(self, timeout: float | None) -> tuple[list[Finished], bool]:
+        """Block until a worker ends, an extra fd is readable, or `timeout` seconds pass.
+
+        Returns the finished workers and whether an extra fd woke the call.
+        """
+        if not self._workers and not self._extra_fds:
+            return [], False
+        finished: list[Finished] = []
+        woken = False
+        for key, _ in self._selector.select(timeout):
+            fd = key.fd
+            if isinstance(fd, int) and fd in self._extra_fds:
+                woken = True
+                continue
+            worker = self._workers[fd]
+            if self._read(worker):
+                finished.append(self._reap(worker))
+        return finished, woken
+
+    def _read(self, worker: Worker) -> bool:
+        """Read what the worker sent; return True at end-of-file."""
+        while True:
+            try:
+                chunk = os.read(worker.fd, READ_CHUNK)
+            except BlockingIOError:
+                return False
+            if not chunk:
+                return True
+            worker.buffer.extend(chunk)
+
+    def _reap(self, worker: Worker) -> Finished:
+        self._selector.unregister(worker.fd)
+        del self._workers[worker.fd]
+        os.close(worker.fd)
+        _, status = os.waitpid(worker.pid, 0)
+        payload = None
+        if worker.buffer:
+            try:
+                payload = pickle.loads(bytes(worker.buffer))
+            except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+                logger.error("worker %d of %s sent an unreadable result: %s", worker.pid,
+                             worker.key, exc)
+        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        logger.debug("worker %d for %s ended (exit %s, signal %s)", worker.pid, worker.key,
+                     exit_code, signum)
+        return Finished(worker=worker, payload=payload, exit_code=exit_code, signal=signum)
+
+    def signal(self, worker: Worker, signum: int) -> None:
+        try:
+            os.kill(worker.pid, signum)
+        except ProcessLookupError:
+            logger.debug("worker %d already gone", worker.pid)
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+def _redirect_stdio(log_path: Path | None) -> None:
+    """Point the worker's stdin at /dev/null and its stdout/stderr at `log_path`."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if log_path is None:
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)

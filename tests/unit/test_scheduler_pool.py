@@ -1,0 +1,96 @@
+"""The worker pool with real forked processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from sparkrig.scheduler.pool import TARGET_FAILED_EXIT, Finished, WorkerPool
+
+
+def wait_all(pool: WorkerPool, count: int, limit: float = 20.0) -> list[Finished]:
+    finished: list[Finished] = []
+    deadline = time.monotonic() + limit
+    while len(finished) < count and time.monotonic() < deadline:
+        done, _ = pool.wait(deadline - time.monotonic())
+        finished.extend(done)
+    return finished
+
+
+def test_pool_returns_payload_and_exit_code() -> None:
+    pool = WorkerPool()
+    pool.start("a", lambda: {"pid": os.getpid(), "sid": os.getsid(0)})
+
+    (done,) = wait_all(pool, 1)
+
+    assert done.exit_code == 0
+    assert done.signal is None
+    assert done.payload["pid"] == done.worker.pid
+    assert done.payload["sid"] == done.worker.pid
+    assert len(pool) == 0
+
+
+def test_pool_large_payload_arrives_whole() -> None:
+    pool = WorkerPool()
+    pool.start("big", lambda: "x" * 1_000_000)
+
+    (done,) = wait_all(pool, 1)
+
+    assert done.payload == "x" * 1_000_000
+
+
+def test_pool_killed_worker_reports_signal() -> None:
+    pool = WorkerPool()
+    worker = pool.start("sleeper", lambda: time.sleep(30))
+
+    pool.signal(worker, signal.SIGKILL)
+    (done,) = wait_all(pool, 1)
+
+    assert done.signal == signal.SIGKILL
+    assert done.payload is None
+
+
+def test_pool_failing_target_exits_without_payload(tmp_path: Path) -> None:
+    pool = WorkerPool()
+
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    pool.start("bad", explode, log_path=tmp_path / "worker.log")
+    (done,) = wait_all(pool, 1)
+
+    assert done.exit_code == TARGET_FAILED_EXIT
+    assert done.payload is None
+    assert "boom" in (tmp_path / "worker.log").read_text()
+
+
+def test_pool_workers_overlap() -> None:
+    pool = WorkerPool()
+    started = time.monotonic()
+    for index in range(4):
+        pool.start(str(index), lambda: time.sleep(0.5))
+
+    finished = wait_all(pool, 4)
+
+    assert len(finished) == 4
+    assert time.monotonic() - started < 1.9
+
+
+def test_pool_wait_wakes_on_extra_fd() -> None:
+    pool = WorkerPool()
+    read_fd, write_fd = os.pipe()
+    pool.add_reader(read_fd)
+    pool.start("slow", lambda: time.sleep(5))
+    os.write(write_fd, b"x")
+
+    finished, woken = pool.wait(10)
+
+    assert woken
+    assert finished == []
+    for worker in pool.workers:
+        pool.signal(worker, signal.SIGKILL)
+    wait_all(pool, 1)
+    os.close(read_fd)
+    os.close(write_fd)

@@ -1,15 +1,271 @@
-"""Namespace lifecycle on the local cluster (placeholder until the lease API exists)."""
+"""Namespace lifecycle on the local cluster: leases per second at several parallelisms.
+
+One lease is what a scenario holds while it runs: a namespace with sparkrig's
+labels, a ResourceQuota and a LimitRange, then its deletion, waited for until
+the namespace is gone (the namespace controller has removed its contents).
+Each level runs `leases` leases spread over `parallelism` workers, timed from
+the first create to the last namespace gone:
+
+- sparkrig: `sparkrig.kube.lease` in `parallelism` threads;
+- kubectl: `bench/lifecycle.sh`, `parallelism` background shell loops, each
+  lease one `kubectl apply` of the three objects and one
+  `kubectl delete namespace --wait`.
+
+The cluster is the local one of `$SPARKRIG_STATE_DIR` (the benchmark sets it
+to /tmp/sparkrig-state-bench when unset). In quick mode the measure runs only
+when that cluster is already up; in full mode it starts it and, when it did,
+stops and wipes it afterwards. Namespaces that a failed run leaves behind carry
+the label `sparkrig/run-id=<this benchmark's id>` and are deleted at the end.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import subprocess
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bench.peers import BenchToolError, run_timed
+from bench.schedule import Summary, ratio, summarize
 from bench.table import Row
+
+if TYPE_CHECKING:
+    from sparkrig.cluster.base import ClusterInfo
+
+__all__ = ["measure_lifecycle", "lease_manifest", "leases_for_level", "DEFAULT_STATE_DIR"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = "/tmp/sparkrig-state-bench"
+SCRIPT = Path(__file__).resolve().parent / "lifecycle.sh"
+
+# Budget of the namespace each lease creates, as a scenario's `resources` would set it.
+QUOTA_CPU = "2"
+QUOTA_MEMORY = "4Gi"
+QUOTA_PODS = "10"
+
+# Seconds one level may take per lease and worker round before it counts as hung.
+SECONDS_PER_ROUND = 60.0
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """The cluster to measure on, and whether this benchmark started it."""
+
+    info: ClusterInfo
+    started_here: bool
+
+
+def leases_for_level(leases: int, parallelism: int) -> tuple[int, int]:
+    """Return (leases per worker, total leases) so every worker does the same number.
+
+    The total is `leases` rounded up to a multiple of `parallelism`, and at least
+    one lease per worker.
+    """
+    if leases < 1 or parallelism < 1:
+        raise ValueError(f"leases and parallelism must be at least 1, got {leases}, {parallelism}")
+    per_worker = -(-leases // parallelism)
+    return per_worker, per_worker * parallelism
+
+
+def lease_manifest(run_id: str, namespace: str = "@NAMESPACE@") -> str:
+    """Return the Namespace, ResourceQuota and LimitRange of one lease as YAML."""
+    return f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {namespace}
+  labels:
+    app.kubernetes.io/managed-by: sparkrig
+    sparkrig/run-id: {run_id}
+    sparkrig/scenario: bench-lifecycle
+    sparkrig/tier: smoke
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: sparkrig-quota
+  namespace: {namespace}
+spec:
+  hard:
+    requests.cpu: "{QUOTA_CPU}"
+    limits.cpu: "{QUOTA_CPU}"
+    requests.memory: {QUOTA_MEMORY}
+    limits.memory: {QUOTA_MEMORY}
+    pods: "{QUOTA_PODS}"
+---
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: sparkrig-limits
+  namespace: {namespace}
+spec:
+  limits:
+    - type: Container
+      default: {{cpu: 500m, memory: 512Mi}}
+      defaultRequest: {{cpu: 100m, memory: 128Mi}}
+"""
+
+
+def connect_cluster(require_running: bool) -> tuple[ClusterHandle | None, str | None]:
+    """Return the local cluster, starting it unless `require_running`, or a reason to skip."""
+    os.environ.setdefault("SPARKRIG_STATE_DIR", DEFAULT_STATE_DIR)
+    state_dir = os.environ["SPARKRIG_STATE_DIR"]
+    try:
+        from sparkrig.cluster import get_provider  # type: ignore[attr-defined,unused-ignore]
+        from sparkrig.cluster.local import LocalCluster
+        from sparkrig.errors import SparkrigError
+    except ImportError as exc:
+        return None, f"the local cluster provider is not available ({exc})"
+
+    was_running = LocalCluster().is_running()
+    if require_running and not was_running:
+        return None, (
+            f"no local cluster is running in {state_dir} (quick mode starts none; "
+            "run `sparkrig cluster up` with that SPARKRIG_STATE_DIR first)"
+        )
+    try:
+        info: ClusterInfo = get_provider("local").connect()
+    except SparkrigError as exc:
+        return None, f"the local cluster did not start: {str(exc).splitlines()[0]}"
+    return ClusterHandle(info, started_here=not was_running), None
+
+
+def stop_cluster(handle: ClusterHandle) -> None:
+    """Stop and wipe the local cluster when this benchmark started it."""
+    if not handle.started_here:
+        return
+    from sparkrig.cluster.local import LocalCluster
+
+    LocalCluster().down()
+
+
+def _kubectl_env(info: ClusterInfo, work: Path) -> dict[str, str]:
+    env = {**os.environ, **info.env(), "KUBECACHEDIR": str(work / "kube-cache")}
+    if info.tools_path is not None:
+        env["PATH"] = f"{info.tools_path}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def time_kubectl_level(
+    info: ClusterInfo, work: Path, *, run_id: str, per_worker: int, parallelism: int, tag: str
+) -> float:
+    """Run one level of the kubectl shell loop and return its wall-clock seconds."""
+    manifest = work / "lease.yaml"
+    manifest.write_text(lease_manifest(run_id), encoding="utf-8")
+    command = ["bash", str(SCRIPT), str(parallelism), str(per_worker),
+               f"bench-kubectl-{run_id}-{tag}", str(manifest)]
+    timed = run_timed(command, log_path=work / f"kubectl-{tag}.log",
+                      timeout=SECONDS_PER_ROUND * per_worker + 60, cwd=work,
+                      env=_kubectl_env(info, work))
+    return timed.seconds
+
+
+def time_sparkrig_level(
+    info: ClusterInfo, *, run_id: str, per_worker: int, parallelism: int
+) -> float:
+    """Run one level through sparkrig's lease API in threads; return wall-clock seconds."""
+    from bench.sparkrig_lease import hold_one_lease
+
+    def worker(index: int) -> None:
+        for number in range(per_worker):
+            hold_one_lease(info, run_id=run_id, name=f"bench-lease-{index}-{number}",
+                           cpu=QUOTA_CPU, memory=QUOTA_MEMORY, pods=int(QUOTA_PODS))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="lease") as pool:
+        for future in [pool.submit(worker, index) for index in range(parallelism)]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def delete_leftovers(info: ClusterInfo, work: Path, run_id: str) -> None:
+    """Delete every namespace this benchmark labelled, without waiting."""
+    result = subprocess.run(
+        ["kubectl", "delete", "namespace", "-l", f"sparkrig/run-id={run_id}", "--wait=false"],
+        env=_kubectl_env(info, work), capture_output=True, text=True, timeout=120, check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        logger.warning("deleting leftover namespaces labelled sparkrig/run-id=%s failed: %s",
+                       run_id, result.stderr.strip())
+    elif "deleted" in result.stdout:
+        logger.warning("deleted leftover namespaces: %s", result.stdout.strip())
 
 
 def measure_lifecycle(
-    work: Path, *, leases: int, parallelism_levels: Sequence[int], repeats: int,
+    work: Path,
+    *,
+    leases: int,
+    parallelism_levels: Sequence[int],
+    repeats: int,
     require_running: bool,
 ) -> tuple[list[Row], str | None]:
-    return [], "not written yet"
+    """Measure leases per second at each level; return rows, or none and a reason to skip."""
+    handle, reason = connect_cluster(require_running)
+    if handle is None:
+        return [], reason
+    run_id = f"bench-{secrets.token_hex(3)}"
+    try:
+        return [
+            _measure_level(handle.info, work, run_id=run_id, leases=leases,
+                           parallelism=parallelism, repeats=repeats)
+            for parallelism in parallelism_levels
+        ], None
+    finally:
+        delete_leftovers(handle.info, work, run_id)
+        stop_cluster(handle)
+
+
+def _measure_level(
+    info: ClusterInfo, work: Path, *, run_id: str, leases: int, parallelism: int, repeats: int
+) -> Row:
+    per_worker, total = leases_for_level(leases, parallelism)
+    kubectl_rates: list[float] = []
+    sparkrig_rates: list[float] = []
+    sparkrig_error = kubectl_error = ""
+    for repeat in range(repeats):
+        tag = f"p{parallelism}r{repeat}"
+        if not sparkrig_error:
+            try:
+                seconds = time_sparkrig_level(info, run_id=run_id, per_worker=per_worker,
+                                              parallelism=parallelism)
+                sparkrig_rates.append(total / seconds)
+            except ImportError as exc:
+                sparkrig_error = f"not run: the lease API is not available ({exc})"
+            except Exception as exc:  # any failure of the API under test is a result, not a crash
+                logger.error("sparkrig leases at %d failed: %s", parallelism, exc)
+                sparkrig_error = f"failed: {exc}"
+        if not kubectl_error:
+            try:
+                seconds = time_kubectl_level(info, work, run_id=run_id, per_worker=per_worker,
+                                             parallelism=parallelism, tag=tag)
+                kubectl_rates.append(total / seconds)
+            except BenchToolError as exc:
+                kubectl_error = f"failed: {exc}"
+
+    sparkrig_summary = summarize(sparkrig_rates) if sparkrig_rates else None
+    kubectl_summary = summarize(kubectl_rates) if kubectl_rates else None
+    return Row(
+        measure=f"namespace lifecycle: {total} leases at {parallelism} at once (leases/s)",
+        sparkrig=sparkrig_error or _rate(sparkrig_summary),
+        peers=f"kubectl shell loop {kubectl_error or _rate(kubectl_summary)}",
+        lower_bound="-",
+        ratio=_ratio(sparkrig_summary, kubectl_summary),
+    )
+
+
+def _rate(summary: Summary | None) -> str:
+    return summary.format(unit="/s") if summary else "not run"
+
+
+def _ratio(sparkrig: Summary | None, kubectl: Summary | None) -> str:
+    if sparkrig is None or kubectl is None:
+        return "-"
+    return f"{ratio(sparkrig.median, kubectl.median):.2f} (sparkrig / kubectl, higher is faster)"

@@ -1,21 +1,52 @@
 """Reports of a run: results.json, junit.xml, report.html and summary.md.
 
-`results.json` is the single source of truth; every other format is generated
-from the `RunResult` it holds, so `sparkrig report --run DIR` can regenerate
-them all at any time.
+`results.json` is the single source of truth: `write_reports` validates the
+run against the JSON Schema, writes it, and generates the other formats from
+the same `RunResult`, so `sparkrig report --run DIR` can regenerate them at any
+time. Scenario output is read from each result's `output_path` (relative to
+the run folder), head and tail only, so large logs stay out of memory.
+
+The durations history (`history.py`) and shard merging (`merge.py`) build on
+the same functions.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sparkrig.report.history import load_expected_durations, update_history
-from sparkrig.results import RunResult, write_json_atomic
+from sparkrig.report.html import HTML_FILE, write_html
+from sparkrig.report.junit import JUNIT_FILE, write_junit
+from sparkrig.report.markdown import MARKDOWN_FILE, write_markdown
+from sparkrig.report.schema import RESULTS_FILE, ReportInputError, load_run, write_results_json
+from sparkrig.report.summary import mark_flaky
+from sparkrig.results import RunResult
 
-__all__ = ["write_reports", "load_expected_durations", "update_history"]
+__all__ = [
+    "REPORT_FILES",
+    "ReportInputError",
+    "write_reports",
+    "load_run",
+    "load_expected_durations",
+    "update_history",
+]
+
+logger = logging.getLogger(__name__)
+
+REPORT_FILES = (RESULTS_FILE, JUNIT_FILE, HTML_FILE, MARKDOWN_FILE)
 
 
 def write_reports(run: RunResult, run_dir: Path) -> None:
-    """Write results.json, junit.xml, report.html and summary.md into `run_dir`."""
+    """Write results.json, junit.xml, report.html and summary.md into `run_dir`.
+
+    A scenario that passed after a failed attempt is marked flaky in all four.
+    Raises `ReportInputError` if the run does not match the results schema.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "results.json", run.to_dict())
+    run = mark_flaky(run)
+    write_results_json(run, run_dir)
+    write_junit(run, run_dir)
+    write_html(run, run_dir)
+    write_markdown(run, run_dir, list(REPORT_FILES))
+    logger.info("wrote %s to %s", ", ".join(REPORT_FILES), run_dir)

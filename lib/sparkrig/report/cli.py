@@ -1,4 +1,4 @@
-"""Subcommands of this package (stub until implemented)."""
+"""The `sparkrig report` subcommand: regenerate reports, or merge shards into one run."""
 
 from __future__ import annotations
 
@@ -6,5 +6,5 @@ import argparse
 from typing import Any
 
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add this package's subcommands to the `sparkrig` parser."""

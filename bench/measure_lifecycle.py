@@ -118,7 +118,7 @@ def connect_cluster(require_running: bool) -> tuple[ClusterHandle | None, str | 
     os.environ.setdefault("SPARKRIG_STATE_DIR", DEFAULT_STATE_DIR)
     state_dir = os.environ["SPARKRIG_STATE_DIR"]
     try:
-        from sparkrig.cluster import get_provider  # type: ignore[attr-defined,unused-ignore]
+        from sparkrig.cluster import get_provider
         from sparkrig.cluster.local import LocalCluster
         from sparkrig.errors import SparkrigError
     except ImportError as exc:

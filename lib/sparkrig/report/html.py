@@ -160,7 +160,7 @@ def _timeline(run: RunResult) -> dict[str, Any]:
         bars.append(TimelineBar(
             x=round(offset * scale, 2),
             y=lane * TIMELINE_LANE_HEIGHT,
-            width=round(max(length * scale, 1.5), 2),
+            width=round(max(length * scale - 1.0, 1.5), 2),  # a gap between neighbours
             status=result.status.value,
             title=f"{result.name} ({result.tier}): {result.status.value}, "
                   f"{_format_seconds(result.duration)}, from {_clock(result.started_at)}",

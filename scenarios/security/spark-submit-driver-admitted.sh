@@ -95,6 +95,24 @@ cert_file="$(credential_file '.users[0].user.client-certificate' \
     '.users[0].user.client-certificate-data' "$work/client.crt")"
 key_file="$(credential_file '.users[0].user.client-key' \
     '.users[0].user.client-key-data' "$work/client.key")"
+# fabric8 7.1 (Spark 4.0's Kubernetes client) parses the client key as RSA
+# unless told otherwise, whatever the PEM header says, and the local cluster's
+# client key is EC. Its algorithm goes to fabric8 through
+# KUBERNETES_CERTS_CLIENT_KEY_ALGO, read from the traditional PEM header.
+key_algo=""
+if [[ -n "$key_file" ]]; then
+    header="$(head -n 1 "$key_file")"
+    if [[ "$header" == *"BEGIN PRIVATE KEY"* ]]; then
+        command -v openssl >/dev/null \
+            || fail "openssl not found; it is needed to read the algorithm of the PKCS#8 client key in KUBECONFIG"
+        header="$(openssl pkey -in "$key_file" -traditional | head -n 1)"
+    fi
+    case "$header" in
+        *"BEGIN EC PRIVATE KEY"*) key_algo=EC ;;
+        *"BEGIN RSA PRIVATE KEY"*) key_algo=RSA ;;
+        *) fail "client key in KUBECONFIG is neither EC nor RSA (header: ${header}); spark-submit cannot use it" ;;
+    esac
+fi
 if [[ -n "$cert_file" && -n "$key_file" ]]; then
     auth_confs+=(--conf "spark.kubernetes.authenticate.submission.clientCertFile=${cert_file}"
                  --conf "spark.kubernetes.authenticate.submission.clientKeyFile=${key_file}")
@@ -129,6 +147,10 @@ TEMPLATE
 # --- submit -------------------------------------------------------------------
 export JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$java_bin")")")}"
 export SPARK_LOCAL_IP=127.0.0.1
+# Credentials come from the confs above only: fabric8 skips KUBECONFIG and
+# the in-cluster service account.
+KUBERNETES_AUTH_TRYKUBECONFIG=false KUBERNETES_AUTH_TRYSERVICEACCOUNT=false \
+KUBERNETES_CERTS_CLIENT_KEY_ALGO="${key_algo:-RSA}" \
 "$spark_submit" \
     --master "k8s://${server}" \
     --deploy-mode cluster \

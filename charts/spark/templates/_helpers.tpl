@@ -63,12 +63,12 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Pod-level fields shared by every Spark pod; call with (dict "root" $ "component" $values). */}}
 {{- define "spark.podCommon" -}}
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-securityContext:
-  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
 {{- with .component.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}

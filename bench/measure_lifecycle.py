@@ -15,7 +15,8 @@ The cluster is the local one of `$SPARKRIG_STATE_DIR` (the benchmark sets it
 to /tmp/sparkrig-state-bench when unset). In quick mode the measure runs only
 when that cluster is already up; in full mode it starts it and, when it did,
 stops and wipes it afterwards. Namespaces that a failed run leaves behind carry
-the label `sparkrig/run-id=<this benchmark's id>` and are deleted at the end.
+the label `sparkrig/run-id=bench-<id>-s` (sparkrig) or `bench-<id>-k` (kubectl)
+and are deleted at the end.
 """
 
 from __future__ import annotations
@@ -47,8 +48,14 @@ SCRIPT = Path(__file__).resolve().parent / "lifecycle.sh"
 
 # Budget of the namespace each lease creates, as a scenario's `resources` would set it.
 QUOTA_CPU = "2"
+QUOTA_CPU_MILLIS = 2000
 QUOTA_MEMORY = "4Gi"
+QUOTA_MEMORY_BYTES = 4 * 1024**3
 QUOTA_PODS = "10"
+# The LimitRange's default container requests: what `sparkrig.kube.lease` derives
+# for this quota (the smaller of 100m / 128Mi and the quota divided by the pods).
+DEFAULT_CPU_REQUEST = "100m"
+DEFAULT_MEMORY_REQUEST = "128Mi"
 
 # Seconds one level may take per lease and worker round before it counts as hung.
 SECONDS_PER_ROUND = 60.0
@@ -95,21 +102,18 @@ metadata:
 spec:
   hard:
     requests.cpu: "{QUOTA_CPU}"
-    limits.cpu: "{QUOTA_CPU}"
     requests.memory: {QUOTA_MEMORY}
-    limits.memory: {QUOTA_MEMORY}
     pods: "{QUOTA_PODS}"
 ---
 apiVersion: v1
 kind: LimitRange
 metadata:
-  name: sparkrig-limits
+  name: sparkrig-defaults
   namespace: {namespace}
 spec:
   limits:
     - type: Container
-      default: {{cpu: 500m, memory: 512Mi}}
-      defaultRequest: {{cpu: 100m, memory: 128Mi}}
+      defaultRequest: {{cpu: {DEFAULT_CPU_REQUEST}, memory: {DEFAULT_MEMORY_REQUEST}}}
 """
 
 
@@ -158,7 +162,7 @@ def time_kubectl_level(
 ) -> float:
     """Run one level of the kubectl shell loop and return its wall-clock seconds."""
     manifest = work / "lease.yaml"
-    manifest.write_text(lease_manifest(run_id), encoding="utf-8")
+    manifest.write_text(lease_manifest(kubectl_run_id(run_id)), encoding="utf-8")
     command = ["bash", str(SCRIPT), str(parallelism), str(per_worker),
                f"bench-kubectl-{run_id}-{tag}", str(manifest)]
     timed = run_timed(command, log_path=work / f"kubectl-{tag}.log",
@@ -167,28 +171,60 @@ def time_kubectl_level(
     return timed.seconds
 
 
+def sparkrig_run_id(run_id: str) -> str:
+    """Return the `sparkrig/run-id` label value of the leases that sparkrig makes."""
+    return f"{run_id}-s"
+
+
+def kubectl_run_id(run_id: str) -> str:
+    """Return the `sparkrig/run-id` label value of the leases that kubectl makes."""
+    return f"{run_id}-k"
+
+
 def time_sparkrig_level(
     info: ClusterInfo, *, run_id: str, per_worker: int, parallelism: int
 ) -> float:
-    """Run one level through sparkrig's lease API in threads; return wall-clock seconds."""
-    from bench.sparkrig_lease import hold_one_lease
+    """Run one level through `sparkrig.kube.lease.namespace_lease` in threads.
+
+    Returns the wall-clock seconds. Raises `BenchToolError` when a namespace of
+    this level is still there afterwards, because `namespace_lease` reports a
+    failed deletion in its log instead of raising.
+    """
+    from sparkrig.kube.client import KubeClient
+    from sparkrig.kube.lease import LABEL_RUN_ID, namespace_lease
+    from sparkrig.scenario.model import Resources, Scenario
+
+    level_run_id = sparkrig_run_id(run_id)
+    resources = Resources(cpu_millis=QUOTA_CPU_MILLIS, memory_bytes=QUOTA_MEMORY_BYTES,
+                          pods=int(QUOTA_PODS), cpu=QUOTA_CPU, memory=QUOTA_MEMORY)
 
     def worker(index: int) -> None:
         for number in range(per_worker):
-            hold_one_lease(info, run_id=run_id, name=f"bench-lease-{index}-{number}",
-                           cpu=QUOTA_CPU, memory=QUOTA_MEMORY, pods=int(QUOTA_PODS))
+            scenario = Scenario(name=f"bench-lease-{index}-{number}", tier="smoke",
+                                source=Path(__file__), resources=resources)
+            with namespace_lease(info, scenario, run_id=level_run_id, uninstall=False):
+                pass
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="lease") as pool:
         for future in [pool.submit(worker, index) for index in range(parallelism)]:
             future.result()
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+
+    with KubeClient(info) as client:
+        left = client.list("/api/v1/namespaces",
+                           label_selector=f"{LABEL_RUN_ID}={level_run_id}")
+    if left:
+        raise BenchToolError(f"{len(left)} namespaces of run {level_run_id} were not deleted")
+    return elapsed
 
 
 def delete_leftovers(info: ClusterInfo, work: Path, run_id: str) -> None:
     """Delete every namespace this benchmark labelled, without waiting."""
     result = subprocess.run(
-        ["kubectl", "delete", "namespace", "-l", f"sparkrig/run-id={run_id}", "--wait=false"],
+        ["kubectl", "delete", "namespace", "-l",
+         f"sparkrig/run-id in ({sparkrig_run_id(run_id)}, {kubectl_run_id(run_id)})",
+         "--wait=false"],
         env=_kubectl_env(info, work), capture_output=True, text=True, timeout=120, check=False,
         stdin=subprocess.DEVNULL,
     )
@@ -237,8 +273,6 @@ def _measure_level(
                 seconds = time_sparkrig_level(info, run_id=run_id, per_worker=per_worker,
                                               parallelism=parallelism)
                 sparkrig_rates.append(total / seconds)
-            except ImportError as exc:
-                sparkrig_error = f"not run: the lease API is not available ({exc})"
             except Exception as exc:  # any failure of the API under test is a result, not a crash
                 logger.error("sparkrig leases at %d failed: %s", parallelism, exc)
                 sparkrig_error = f"failed: {exc}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -119,14 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = args.only or list(MEASURES)
     machine = describe_machine()
     notes: list[str] = []
-    if max(float(value) for value in machine.load_before.split(", ")[:1]) > (
-        BUSY_LOAD_PER_CPU * machine.cpus
-    ):
+    if os.getloadavg()[0] > BUSY_LOAD_PER_CPU * machine.cpus:
         notes.append(f"The machine was busy at the start (load {machine.load_before}): "
                      "expect noise in the timings.")
 
     sparkrig_reason = sparkrig_unavailable_reason()
-    if sparkrig_reason:
+    if sparkrig_reason and set(selected) & {"overhead", "skewed", "memory"}:
         notes.append(f"sparkrig was not measured: {sparkrig_reason}.")
 
     steps: dict[str, Callable[[Path], list[Row]]] = {

@@ -76,6 +76,7 @@ class WorkerPool:
         self._selector = selectors.DefaultSelector()
         self._workers: dict[int, Worker] = {}  # by read fd
         self._extra_fds: set[int] = set()
+        self._child_close: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._workers)
@@ -84,9 +85,13 @@ class WorkerPool:
     def workers(self) -> list[Worker]:
         return list(self._workers.values())
 
-    def add_reader(self, fd: int) -> None:
-        """Also wake `wait` when `fd` becomes readable (the caller drains it)."""
+    def add_reader(self, fd: int, *, close_in_child: tuple[int, ...] = ()) -> None:
+        """Also wake `wait` when `fd` becomes readable (the caller drains it).
+
+        Workers close `fd` and the descriptors in `close_in_child` after the fork.
+        """
         self._extra_fds.add(fd)
+        self._child_close.update(close_in_child)
         self._selector.register(fd, selectors.EVENT_READ)
 
     def start(self, key: str, target: Callable[[], Any], *, log_path: Path | None = None) -> Worker:
@@ -119,7 +124,7 @@ class WorkerPool:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
                 signal.signal(signum, signal.SIG_DFL)
             self._selector.close()
-            for fd in [*self._workers, *self._extra_fds]:
+            for fd in [*self._workers, *self._extra_fds, *self._child_close]:
                 os.close(fd)
             _redirect_stdio(log_path)
             payload = pickle.dumps(target(), protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,0 +1,65 @@
+"""Where a run's results go: run ids, the run folder and the `latest` link.
+
+```
+<results-dir>/<run_id>/results.json              the run (written at the end)
+<results-dir>/<run_id>/scenarios/<dir>/result.json   one scenario, as soon as it ends
+<results-dir>/latest -> <run_id>                 relative symlink, replaced atomically
+```
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sparkrig.errors import UsageError
+from sparkrig.results import RunResult, Status
+
+__all__ = [
+    "new_run_id",
+    "utc_now",
+    "point_latest",
+    "failed_in_latest",
+    "LATEST",
+]
+
+LATEST = "latest"
+_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Return a run id that sorts by start time: 20261204T195501Z-a1b2."""
+    moment = now or datetime.now(UTC)
+    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(4))
+    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
+
+
+def utc_now() -> str:
+    """Return the current time as ISO 8601 UTC with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def point_latest(results_dir: Path, run_id: str) -> None:
+    """Point `<results-dir>/latest` at the run folder, replacing the old link atomically."""
+    link = results_dir / LATEST
+    temporary = results_dir / f".{LATEST}.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(run_id)
+    os.replace(temporary, link)
+
+
+def failed_in_latest(results_dir: Path) -> list[str]:
+    """Return the scenarios of the latest run that neither passed nor were skipped."""
+    path = results_dir / LATEST / "results.json"
+    if not path.is_file():
+        raise UsageError(
+            f"--rerun-failed: no previous results at {path}; run without --rerun-failed first"
+        )
+    try:
+        run = RunResult.load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise UsageError(f"--rerun-failed: cannot read {path}: {exc}") from exc
+    return [result.name for result in run.scenarios if not Status(result.status).is_success]

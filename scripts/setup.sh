@@ -14,7 +14,7 @@ for arg in "$@"; do
     case "$arg" in
         --dev) dev=true ;;
         --no-cluster) build_cluster=false ;;
-        *) echo "setup: unknown option '$arg' (expected --dev or --no-cluster)" >&2; exit 2 ;;
+        *) echo "setup: invalid option '$arg' (expected --dev or --no-cluster)" >&2; exit 2 ;;
     esac
 done
 

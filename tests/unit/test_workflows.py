@@ -1,8 +1,8 @@
 """Checks of the GitHub Actions workflows in .github/workflows/.
 
 actionlint (in `nox -s lint`) checks their syntax, expressions, shell scripts
-and the inputs of the actions it knows. These tests check what it cannot know
-about this repository:
+and the inputs of GitHub's own actions. These tests check what depends on this
+repository:
 
 - every `nox` and `invoke` command in a `run:` step names a session of
   noxfile.py or a task of tasks.py, with flags that exist: Invoke's own parser,
@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -41,6 +43,9 @@ from invoke.parser import Parser
 from invoke.parser.context import ParserContext
 from invoke.program import Program
 
+from sparkrig.report import write_reports
+from sparkrig.results import RunResult, ScenarioResult, Status
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 
@@ -54,7 +59,7 @@ TIERS = frozenset({"smoke", "e2e", "load", "security"})
 # GitHub runs at most 256 jobs per matrix, and `invoke shards --count` takes 1 to 256.
 MAX_MATRIX_JOBS = 256
 
-# A JUnit publisher needs `checks: write`; nothing else here may write.
+# The JUnit publisher needs `checks: write` to create a check run. No other job may write.
 JUNIT_PUBLISHER = "mikepenz/action-junit-report"
 
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -117,7 +122,7 @@ def iter_steps(workflow: Workflow) -> Iterator[tuple[str, dict[str, Any], dict[s
 
 
 def step_env(workflow: Workflow, job: dict[str, Any], step: dict[str, Any]) -> dict[str, str]:
-    """Return the environment a step sees: the workflow's, the job's, then the step's."""
+    """Return a step's environment: the workflow's, then the job's, then the step's own."""
     return {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
 
 
@@ -219,7 +224,7 @@ def parse_nox(args: list[str]) -> NoxCall:
         if token in ("-s", "--session", "--sessions"):
             collecting = True
         elif token.startswith("-"):
-            raise AssertionError(f"nox option {token!r} is not known to parse_nox; add it there")
+            raise AssertionError(f"parse_nox does not support the nox option {token!r}; add it")
         elif collecting:
             sessions.append(token)
         else:
@@ -725,9 +730,8 @@ def test_permissions_least_privilege(workflows: dict[str, Workflow]) -> None:
             for scope, level in permissions.items():
                 if level != "write":
                     continue
-                assert scope == "checks" and publishes, (
-                    f"{name} {where}: `{scope}: write` where no JUnit results are published"
-                )
+                assert scope == "checks", f"{name} {where}: `{scope}: write` is not needed"
+                assert publishes, f"{name} {where}: `checks: write` without a JUnit publisher"
 
 
 def test_jobs_have_timeouts(workflows: dict[str, Workflow]) -> None:
@@ -808,3 +812,103 @@ def test_history_cached_by_tier(workflows: dict[str, Workflow]) -> None:
     assert planned[0]["with"]["restore-keys"] == "${{ env.HISTORY_KEY_PREFIX }}"
     assert len(saves) == 1
     assert saves[0]["with"]["key"].startswith("${{ env.HISTORY_KEY_PREFIX }}")
+
+
+def _step_script(workflow: Workflow, job_id: str, step_id: str) -> str:
+    steps = [step for step in workflow["jobs"][job_id]["steps"] if step.get("id") == step_id]
+    assert len(steps) == 1, f"job {job_id!r} has no single step with id {step_id!r}"
+    return str(steps[0]["run"])
+
+
+def _write_shard_run(shards_dir: Path, index: int, scenario: str, status: Status) -> None:
+    """Write a shard's run folder as the merge job downloads it: ARTIFACT/RUN_ID/."""
+    run_id = f"20260101T00000{index}Z-shd{index}"
+    run_dir = shards_dir / f"sparkrig-smoke-shard-{index}" / run_id
+    run_dir.mkdir(parents=True)
+    result = ScenarioResult(name=scenario, tier="smoke", status=status,
+                            started_at="2026-01-01T00:00:00Z", ended_at="2026-01-01T00:00:30Z",
+                            duration=30.0)
+    run = RunResult(run_id=run_id, started_at="2026-01-01T00:00:00Z",
+                    ended_at="2026-01-01T00:01:00Z", scenarios=[result],
+                    selection={"shard": f"{index + 1}/2"})
+    write_reports(run, run_dir)
+
+
+def _run_step(script: str, tmp_path: Path,
+              variables: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a `run:` script as GitHub does on Linux (bash -eo pipefail) from the repository root."""
+    if not (REPO_ROOT / ".venv" / "bin" / "invoke").exists():
+        pytest.skip("the workflow steps call .venv/bin/invoke; run scripts/setup.sh first")
+    env = {
+        **os.environ,
+        **(variables or {}),
+        "RESULTS_DIR": str(tmp_path / "reports"),
+        "SHARDS_DIR": str(tmp_path / "shards"),
+        "GITHUB_OUTPUT": str(tmp_path / "github_output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary"),
+    }
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_merge_step_joins_shards(workflows: dict[str, Workflow], tmp_path: Path) -> None:
+    script = _step_script(workflows[TIER_WORKFLOW], "merge", "merge")
+    _write_shard_run(tmp_path / "shards", 0, "alpha", Status.PASSED)
+    _write_shard_run(tmp_path / "shards", 1, "beta", Status.FAILED)
+
+    completed = _run_step(script, tmp_path)
+
+    assert completed.returncode == 0, completed.stderr
+    outputs = dict(line.split("=", 1) for line in
+                   (tmp_path / "github_output").read_text().splitlines())
+    run_dir = Path(outputs["run-dir"])
+    merged = RunResult.load(run_dir / "results.json")
+    assert sorted(result.name for result in merged.scenarios) == ["alpha", "beta"]
+    assert (run_dir / "junit.xml").is_file()
+    assert (tmp_path / "reports" / "history" / "durations.json").is_file()
+    summary = (tmp_path / "step_summary").read_text()
+    assert summary == (run_dir / "summary.md").read_text()
+
+
+def test_merge_step_fails_without_shards(workflows: dict[str, Workflow], tmp_path: Path) -> None:
+    script = _step_script(workflows[TIER_WORKFLOW], "merge", "merge")
+    (tmp_path / "shards").mkdir()
+
+    completed = _run_step(script, tmp_path)
+
+    assert completed.returncode == 1
+    assert "No shard uploaded results" in completed.stdout
+    assert not (tmp_path / "reports").exists()
+
+
+def _read_multiline_output(path: Path, name: str) -> str:
+    """Return one output written as `NAME<<DELIMITER ... DELIMITER` to $GITHUB_OUTPUT."""
+    lines = path.read_text().splitlines()
+    header = next(line for line in lines if line.startswith(f"{name}<<"))
+    delimiter = header.split("<<", 1)[1]
+    start = lines.index(header) + 1
+    return "\n".join(lines[start : lines.index(delimiter, start)])
+
+
+def test_plan_step_writes_matrix(workflows: dict[str, Workflow], tmp_path: Path) -> None:
+    if "shards" not in _registered_commands():
+        pytest.skip("the `sparkrig shards` subcommand is not registered yet")
+    script = _step_script(workflows[TIER_WORKFLOW], "plan", "shards")
+
+    completed = _run_step(script, tmp_path, {"SHARD_COUNT": "3", "TIER": "smoke"})
+
+    assert completed.returncode == 0, completed.stderr
+    matrix = json.loads(_read_multiline_output(tmp_path / "github_output", "matrix"))
+    assert [entry["shard"] for entry in matrix["include"]] == ["1/3", "2/3", "3/3"]
+
+
+def test_plan_step_rejects_too_many_shards(workflows: dict[str, Workflow], tmp_path: Path) -> None:
+    if "shards" not in _registered_commands():
+        pytest.skip("the `sparkrig shards` subcommand is not registered yet")
+    script = _step_script(workflows[TIER_WORKFLOW], "plan", "shards")
+
+    completed = _run_step(script, tmp_path, {"SHARD_COUNT": "257", "TIER": "smoke"})
+
+    assert completed.returncode != 0
+    assert "257" in completed.stderr

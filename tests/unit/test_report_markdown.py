@@ -30,7 +30,8 @@ def test_failures_list_their_reason() -> None:
                        reason="wait deployment/x timed out after 2m"),
     ), list(REPORT_FILES))
 
-    assert "| connect-ready | smoke | timed_out | 0 | wait deployment/x timed out after 2m |" in text
+    row = "| connect-ready | smoke | timed_out | 0 | wait deployment/x timed out after 2m |"
+    assert row in text
 
 
 def test_artifacts_are_named() -> None:

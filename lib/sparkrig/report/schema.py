@@ -68,6 +68,8 @@ def validate_results(data: Any, source: str) -> None:
 
 def load_run(path: Path) -> RunResult:
     """Load and validate a results.json, given as the file or the run folder that holds it."""
+    if not path.exists():
+        raise ReportInputError(f"{path}: not found; give a run folder that contains {RESULTS_FILE}")
     file = path / RESULTS_FILE if path.is_dir() else path
     if not file.exists():
         raise ReportInputError(

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Namespace leases the way shell suites do them, for bench/measure_lifecycle.py:
+# Namespace leases the way shell suites do them, for bench/measure_lifecycle.py.
 #   lifecycle.sh WORKERS LEASES_PER_WORKER PREFIX MANIFEST
-# Each worker, in the background, creates a namespace with its labels,
-# ResourceQuota and LimitRange in one `kubectl apply` (MANIFEST with @NAMESPACE@
-# replaced), then deletes it and waits until it is gone, LEASES_PER_WORKER
-# times. Exits non-zero when any worker failed. kubectl and KUBECONFIG come from
-# the environment.
+# WORKERS loops run in the background. Each one does LEASES_PER_WORKER leases:
+# one `kubectl apply` of MANIFEST (namespace, ResourceQuota, LimitRange) with
+# @NAMESPACE@ replaced, then `kubectl delete namespace --wait`.
+# The script exits non-zero when any worker failed. kubectl and KUBECONFIG come
+# from the environment.
 set -euo pipefail
 
 workers=$1

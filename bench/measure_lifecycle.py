@@ -13,8 +13,8 @@ the first create to the last namespace gone:
 
 The cluster is the local one of `$SPARKRIG_STATE_DIR` (the benchmark sets it
 to /tmp/sparkrig-state-bench when unset). In quick mode the measure runs only
-when that cluster is already up; in full mode it starts it and, when it did,
-stops and wipes it afterwards. Namespaces that a failed run leaves behind carry
+when that cluster is already up. In full mode it starts the cluster when it is
+down, and then stops and wipes it afterwards. Namespaces that a failed run leaves behind carry
 the label `sparkrig/run-id=bench-<id>-s` (sparkrig) or `bench-<id>-k` (kubectl)
 and are deleted at the end.
 """
@@ -167,7 +167,7 @@ def time_kubectl_level(
                f"bench-kubectl-{run_id}-{tag}", str(manifest)]
     timed = run_timed(command, log_path=work / f"kubectl-{tag}.log",
                       timeout=SECONDS_PER_ROUND * per_worker + 60, cwd=work,
-                      env=_kubectl_env(info, work))
+                      env=_kubectl_env(info, work), label="kubectl shell loop")
     return timed.seconds
 
 
@@ -282,6 +282,7 @@ def _measure_level(
                                              parallelism=parallelism, tag=tag)
                 kubectl_rates.append(total / seconds)
             except BenchToolError as exc:
+                logger.error("%s", exc)
                 kubectl_error = f"failed: {exc}"
 
     sparkrig_summary = summarize(sparkrig_rates) if sparkrig_rates else None

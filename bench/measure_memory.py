@@ -56,8 +56,9 @@ def measure_memory(
         log_path = work / f"{name.replace(' ', '_')}.log"
         try:
             timed = run_timed(command, log_path=log_path, timeout=timeout, stdin_path=stdin_path,
-                              cwd=work, sample_memory=True)
+                              cwd=work, sample_memory=True, label=name)
         except BenchToolError as exc:
+            logger.error("%s", exc)
             peaks[name] = f"failed: {str(exc).splitlines()[0]}"
             continue
         assert timed.peak is not None

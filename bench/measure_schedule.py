@@ -4,8 +4,8 @@ Both run the same script scenarios through sparkrig, GNU parallel and
 `xargs -P`, each tool `repeats` times. The order of the tools rotates from one
 repeat to the next, so a change in background load does not always hit the
 same tool. Makespans are wall-clock seconds from starting the command to its
-exit, so they include each tool's start-up (Python imports, perl) and
-sparkrig's report writing, as a user waiting for the run sees them.
+exit. They include each tool's start-up (Python imports, perl) and sparkrig's
+report writing, which is what a user waits for.
 
 - Overhead: equal `sleep` jobs; the ideal is `count * seconds / P`.
 - Skewed: heavy-tailed (Pareto) durations, fed to the peers in the files'
@@ -112,9 +112,9 @@ def time_tools(
             log_path = work / f"{tool.name.replace(' ', '_')}-{repeat}.log"
             try:
                 timed = run_timed(tool.command, log_path=log_path, timeout=timeout,
-                                  stdin_path=tool.stdin_path, cwd=work)
+                                  stdin_path=tool.stdin_path, cwd=work, label=tool.name)
             except BenchToolError as exc:
-                logger.error("%s failed: %s", tool.name, exc)
+                logger.error("%s", exc)
                 errors[tool.name] = f"failed: {str(exc).splitlines()[0]}"
                 continue
             logger.info("%s run %d: %.3f s", tool.name, repeat + 1, timed.seconds)
@@ -215,7 +215,7 @@ def measure_skewed(
         seed = tools[0]
         try:
             seeded = run_timed(seed.command, log_path=work / "sparkrig-seed.log", timeout=timeout,
-                               cwd=work)
+                               cwd=work, label="sparkrig")
             logger.info("sparkrig seed run (no history): %.3f s", seeded.seconds)
         except BenchToolError as exc:
             seed_error = f"seed run failed: {str(exc).splitlines()[0]}"

@@ -6,9 +6,9 @@ Each tool gets the same scenario files and the same parallelism:
   --results-dir DIR`, the runner with no cluster work;
 - GNU parallel: `parallel --will-cite --jobs N {} NAMESPACE RELEASE` fed the
   sorted file list on standard input, its default (grouped) output;
-- xargs: `xargs -P N -I {} env {} NAMESPACE RELEASE`, fed the same list
-  (`env` because GNU xargs replaces `{}` only in arguments, not in the
-  command name; it execs the script without a shell in between).
+- xargs: `xargs -P N -I {} env {} NAMESPACE RELEASE`, fed the same list.
+  GNU xargs replaces `{}` only in arguments, not in the command name, so
+  `env` execs the script, with no shell in between.
 
 The peers call each script as `SCRIPT NAMESPACE RELEASE`, as the runner does.
 Every run starts in a session of its own with standard input from a file or
@@ -58,7 +58,7 @@ RELEASE_ARGUMENT = "bench-release"
 
 
 class BenchToolError(RuntimeError):
-    """A tool under test failed or timed out; the message names the command and its log."""
+    """Failure or timeout of a tool under test; the message names the tool and what happened."""
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,14 @@ def run_timed(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     sample_memory: bool = False,
+    label: str | None = None,
 ) -> TimedRun:
     """Run `command` to its end and return its wall-clock time.
 
-    Raises `BenchToolError` naming the command and its log when the command
-    exits non-zero or runs longer than `timeout` seconds.
+    Raises `BenchToolError` naming the tool (`label`, else the program) when the
+    command exits non-zero or runs longer than `timeout` seconds.
     """
+    label = label or command[0]
     stdin = stdin_path.open("rb") if stdin_path else open(os.devnull, "rb")  # noqa: SIM115 - closed in finally
     log = log_path.open("wb")
     sampler: RssSampler | None = None
@@ -137,7 +139,7 @@ def run_timed(
         except subprocess.TimeoutExpired:
             _stop_group(process)
             raise BenchToolError(
-                f"{command[0]} timed out after {timeout:.0f} s; see {log_path}"
+                f"{label} timed out after {timeout:.0f} s (the benchmark's limit for this run)"
             ) from None
         elapsed = time.perf_counter() - started
     finally:
@@ -147,9 +149,9 @@ def run_timed(
 
     if exit_code != 0:
         tail = _tail(log_path)
-        logger.error("%s exited with %d; last output:\n%s", command[0], exit_code, tail)
+        logger.info("%s exited with %d; last output:\n%s", label, exit_code, tail)
         last_line = tail.splitlines()[-1] if tail else "no output"
-        raise BenchToolError(f"{command[0]} exited with {exit_code}: {last_line}")
+        raise BenchToolError(f"{label} exited with {exit_code}: {last_line}")
     return TimedRun(elapsed, peak)
 
 

@@ -3,10 +3,9 @@
 Runs each measure in a temporary folder of its own (removed afterwards, also
 on error or Ctrl-C), prints one Markdown table of the results and, in full
 mode or with `--output`, writes it into docs/benchmarks.md between the
-generated-block markers. A full run takes about five minutes on 2 cores;
-`--quick` uses smaller counts and fewer repeats and finishes within a minute,
-and it includes the namespace lifecycle measure only when a local cluster is
-already running.
+generated-block markers. A full run takes about five minutes on 2 cores.
+`--quick` uses smaller counts and finishes within a minute. It includes the
+namespace lifecycle measure only when a local cluster is already running.
 
 Everything runs on this machine: script scenarios that sleep, the peers
 GNU parallel and `xargs -P`, and (for the lifecycle measure) the local
@@ -50,8 +49,8 @@ logger = logging.getLogger("bench.run")
 
 DEFAULT_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
 
-# Above this 1-minute load average per core the machine is busy enough that the
-# numbers are noisy; the run still goes on, with a warning in the notes.
+# Above this 1-minute load average per core, the numbers are noisy. The run still
+# goes on, with a warning in the notes.
 BUSY_LOAD_PER_CPU = 0.5
 
 MEASURES = ("overhead", "skewed", "lifecycle", "reports", "memory")
@@ -74,8 +73,8 @@ class Plan:
 
 
 # Deleting a namespace on the local cluster takes about 5 s (measured with an empty
-# namespace and `kubectl delete --wait`), so the lifecycle counts stay small: a
-# level runs `lifecycle_leases` leases, rounded up to one per worker.
+# namespace and `kubectl delete --wait`), so the lifecycle counts stay small. A
+# level runs `lifecycle_leases` leases, rounded up to a multiple of its workers.
 FULL = Plan(repeats=3, overhead_count=200, skewed_count=60, skewed_bound=12.0,
             report_count=10_000, memory_count=64, lifecycle_levels=(1, 4, 16),
             lifecycle_leases=4, lifecycle_repeats=3, lifecycle_requires_running_cluster=False)
@@ -96,7 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Measure sparkrig against GNU parallel, xargs -P and the lower bound.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="smaller counts; finishes within a minute; no cluster start")
+                        help="smaller counts, within a minute; measures the namespace lifecycle "
+                        "only on an already running local cluster")
     parser.add_argument("--only", action="append", choices=MEASURES, metavar="MEASURE",
                         help=f"run only this measure (repeatable): {', '.join(MEASURES)}")
     parser.add_argument("--repeats", type=int, default=None,
@@ -153,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_table(rows))
     for note in notes:
         print(f"- {note}")
-    output = args.output if args.output is not None else (None if args.quick else DEFAULT_PAGE)
+    output = args.output
+    if output is None and not args.quick:
+        output = DEFAULT_PAGE
     if output is not None:
         update_page(output, results)
         print(f"bench: wrote {output}", file=sys.stderr)

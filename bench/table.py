@@ -40,7 +40,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Machine:
-    """What the numbers were measured on."""
+    """Description of the machine the numbers were measured on."""
 
     cpus: int
     cpu_model: str

@@ -2,10 +2,10 @@
 
 Every tool under test runs the same files. Each file is a script scenario in
 the format of docs/scenarios.md: a POSIX shell script with a `# @meta` header
-whose body sleeps for the job's duration, so the work itself costs no CPU and
-the measured time beyond the schedule's lower bound is the scheduler's
-overhead. Files are numbered in generation order, so a FIFO peer that is fed
-the sorted file list runs them in that order.
+whose body sleeps for the job's duration. The work itself costs no CPU, so the
+measured time beyond the schedule's lower bound is the scheduler's overhead.
+Files are numbered in generation order, so a FIFO peer that is fed the sorted
+file list runs them in that order.
 
 No file declares `estimated_time`: the only source of duration knowledge for
 sparkrig is the durations history of an earlier run, as the skewed measure

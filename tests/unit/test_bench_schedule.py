@@ -20,11 +20,11 @@ from bench.schedule import (  # noqa: E402 - needs the path above
 )
 
 
-def test_lower_bound_is_total_over_slots_for_even_jobs() -> None:
+def test_lower_bound_equal_jobs() -> None:
     assert lower_bound([0.2] * 200, 8) == pytest.approx(5.0)
 
 
-def test_lower_bound_is_longest_job_when_it_dominates() -> None:
+def test_lower_bound_longest_job_dominates() -> None:
     assert lower_bound([10.0, 1.0, 1.0, 1.0], 4) == 10.0
 
 

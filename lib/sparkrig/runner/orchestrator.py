@@ -541,7 +541,7 @@ class Runner:
         ]
         if not failures:
             return int(ExitCode.OK)
-        if all(r.status == Status.ERROR and r.infrastructure_error for r in failures):
+        if all(record.infrastructure_error for record in failures):
             return int(ExitCode.INFRASTRUCTURE)
         return int(ExitCode.SCENARIO_FAILED)
 

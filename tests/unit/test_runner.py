@@ -1,0 +1,307 @@
+"""The run orchestration with real forked workers and a stand-in executor.
+
+The stand-in implements the executor contract (`execute_attempt(scenario,
+context)` returning an outcome) by running the script scenario as a
+subprocess, so these tests exercise the runner's forking, bounds, dependency
+skips, retries, worker deaths and result files without a cluster.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from sparkrig.errors import ExitCode
+from sparkrig.results import RunResult, Status
+from sparkrig.runner import contract
+from sparkrig.runner.layout import utc_now
+from sparkrig.runner.orchestrator import Runner
+from sparkrig.runner.plan import RunOptions, plan_run
+from sparkrig.runner.progress import PlainProgress
+from sparkrig.scenario.model import Scenario
+
+INFRA_EXIT = 75  # the stand-in reports this script exit code as an infrastructure error
+
+
+@dataclass(frozen=True)
+class StandInContext:
+    run_id: str
+    attempt: int
+    cluster: object
+    scenario_dir: Path
+    deadline: float
+    keep_on_failure: bool = False
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StandInOutcome:
+    status: Status
+    reason: str
+    namespace: str
+    release: str
+    started_at: str
+    ended_at: str
+    exit_code: int | None = None
+    infrastructure_error: bool = False
+    output_tail: str = ""
+
+
+def stand_in_execute(scenario: Scenario, context: StandInContext) -> StandInOutcome:
+    started_at = utc_now()
+    namespace = f"ns-{scenario.name}-{context.attempt}"
+    assert scenario.script is not None
+    env = {**os.environ, "ATTEMPT": str(context.attempt), "RUN_ID": context.run_id}
+    with (context.scenario_dir / "output.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(scenario.script), namespace, "release"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            cwd=scenario.script.parent,
+            process_group=0,
+        )
+        try:
+            code = process.wait(timeout=max(0.0, context.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return StandInOutcome(
+                Status.TIMED_OUT, "timed out", namespace, "release", started_at, utc_now()
+            )
+    if code == 0:
+        status, reason = Status.PASSED, ""
+    elif code == INFRA_EXIT:
+        status, reason = Status.ERROR, "stand-in infrastructure error"
+    else:
+        status, reason = Status.FAILED, f"script exited with {code}"
+    return StandInOutcome(
+        status,
+        reason,
+        namespace,
+        "release",
+        started_at,
+        utc_now(),
+        exit_code=code,
+        infrastructure_error=code == INFRA_EXIT,
+    )
+
+
+STAND_IN = types.SimpleNamespace(
+    AttemptContext=StandInContext, execute_attempt=stand_in_execute, CLEANUP_GRACE_SECONDS=2.0
+)
+
+
+@pytest.fixture(autouse=True)
+def stand_in_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contract, "executor_module", lambda: STAND_IN)
+
+
+def script(folder: Path, name: str, body: str, *, extra_meta: str = "") -> Path:
+    path = folder / f"{name}.sh"
+    meta = f"# @meta\n# name: {name}\n# tier: smoke\n{extra_meta}# @endmeta\n"
+    path.write_text(f"#!/bin/bash\n{meta}{textwrap.dedent(body)}", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def run(tmp_path: Path, **overrides: object) -> tuple[int, RunResult, str]:
+    options = RunOptions(
+        scenarios_dir=tmp_path / "scenarios",
+        results_dir=tmp_path / "reports",
+        cluster="none",
+        **overrides,  # type: ignore[arg-type]
+    )
+    output = io.StringIO()
+    runner = Runner(options, plan_run(options), None, PlainProgress(output))
+    code = runner.run()
+    results = RunResult.load(runner.run_dir / "results.json")
+    return code, results, output.getvalue()
+
+
+def by_name(results: RunResult) -> dict[str, object]:
+    return {item.name: item for item in results.scenarios}
+
+
+@pytest.fixture
+def scenarios(tmp_path: Path) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    return folder
+
+
+def test_runner_bounds_and_overlaps(tmp_path: Path, scenarios: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for index in range(8):
+        script(
+            scenarios,
+            f"s{index}",
+            f"""
+            date +%s.%N > {marks}/s{index}.start
+            sleep 1
+            date +%s.%N > {marks}/s{index}.end
+        """,
+        )
+
+    started = time.monotonic()
+    code, results, _ = run(tmp_path, max_parallel=4)
+    elapsed = time.monotonic() - started
+
+    assert code == ExitCode.OK
+    spans = [
+        (float((marks / f"s{i}.start").read_text()), float((marks / f"s{i}.end").read_text()))
+        for i in range(8)
+    ]
+    peak = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+    assert peak <= 4
+    assert peak >= 3
+    assert elapsed < 6.0
+    assert all(item.status == Status.PASSED for item in results.scenarios)
+
+
+def test_runner_writes_results_and_latest(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "ok", "echo hello\n")
+    script(scenarios, "bad", "exit 3\n")
+
+    code, results, output = run(tmp_path)
+
+    assert code == ExitCode.SCENARIO_FAILED
+    latest = tmp_path / "reports" / "latest"
+    assert latest.is_symlink()
+    assert os.readlink(latest) == results.run_id
+    assert results.exit_code == 1
+    result_file = latest / "scenarios" / "bad" / "result.json"
+    assert json.loads(result_file.read_text())["status"] == "failed"
+    assert by_name(results)["bad"].reason == "script exited with 3"  # type: ignore[attr-defined]
+    assert by_name(results)["ok"].output_path == "scenarios/ok/output.log"  # type: ignore[attr-defined]
+    assert "failed bad" in output
+    assert "start ok" in output
+
+
+def test_runner_skips_dependant_of_failure(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "base", "exit 1\n")
+    script(scenarios, "child", "exit 0\n", extra_meta="# depends_on: base\n")
+    script(scenarios, "grandchild", "exit 0\n", extra_meta="# depends_on: child\n")
+
+    code, results, _ = run(tmp_path)
+
+    found = by_name(results)
+    assert code == ExitCode.SCENARIO_FAILED
+    assert found["child"].status == Status.SKIPPED  # type: ignore[attr-defined]
+    assert found["child"].reason == "dependency base failed"  # type: ignore[attr-defined]
+    assert found["grandchild"].reason == "dependency child skipped"  # type: ignore[attr-defined]
+
+
+def test_runner_worker_killed_fails_only_its_scenario(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "victim", "kill -9 $(ps -o sid= $$)\nsleep 30\n")
+    for index in range(3):
+        script(scenarios, f"bystander{index}", "sleep 0.5\n")
+
+    code, results, _ = run(tmp_path, max_parallel=4)
+
+    found = by_name(results)
+    assert code == ExitCode.SCENARIO_FAILED
+    assert found["victim"].status == Status.ERROR  # type: ignore[attr-defined]
+    assert found["victim"].reason == "worker died (signal 9)"  # type: ignore[attr-defined]
+    for index in range(3):
+        assert found[f"bystander{index}"].status == Status.PASSED  # type: ignore[attr-defined]
+    assert (tmp_path / "reports" / "latest" / "scenarios" / "victim" / "result.json").is_file()
+
+
+def test_runner_retries_infrastructure_error(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "wobbly", f'[ "$ATTEMPT" = 1 ] && exit {INFRA_EXIT}\nexit 0\n')
+    script(scenarios, "broken", "exit 1\n")
+
+    code, results, _ = run(tmp_path, retries=2)
+
+    found = by_name(results)
+    wobbly = found["wobbly"]
+    assert wobbly.status == Status.PASSED  # type: ignore[attr-defined]
+    assert wobbly.flaky is True  # type: ignore[attr-defined]
+    assert [a.status for a in wobbly.attempts] == [Status.ERROR, Status.PASSED]  # type: ignore[attr-defined]
+    assert [a.namespace for a in wobbly.attempts] == ["ns-wobbly-1", "ns-wobbly-2"]  # type: ignore[attr-defined]
+    assert len(found["broken"].attempts) == 1  # type: ignore[attr-defined]
+    assert code == ExitCode.SCENARIO_FAILED
+
+
+def test_runner_infrastructure_only_exits_3(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "flaky-infra", f"exit {INFRA_EXIT}\n")
+    script(scenarios, "fine", "exit 0\n")
+
+    code, results, _ = run(tmp_path, retries=1)
+
+    assert code == ExitCode.INFRASTRUCTURE
+    assert len(by_name(results)["flaky-infra"].attempts) == 2  # type: ignore[attr-defined]
+
+
+def test_runner_fail_fast_skips_rest(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "a-fails", "exit 1\n", extra_meta="# estimated_time: 100\n")
+    for index in range(4):
+        script(scenarios, f"later{index}", "exit 0\n", extra_meta="# estimated_time: 1\n")
+
+    code, results, _ = run(tmp_path, max_parallel=1, fail_fast=True)
+
+    found = by_name(results)
+    assert code == ExitCode.SCENARIO_FAILED
+    for index in range(4):
+        assert found[f"later{index}"].status == Status.SKIPPED  # type: ignore[attr-defined]
+        assert found[f"later{index}"].reason == "not started: --fail-fast after a-fails failed"  # type: ignore[attr-defined]
+
+
+def test_runner_skips_requires_without_cluster(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "needs", "exit 1\n", extra_meta="# requires: containers\n")
+
+    code, results, _ = run(tmp_path)
+
+    assert code == ExitCode.OK
+    item = by_name(results)["needs"]
+    assert item.status == Status.SKIPPED  # type: ignore[attr-defined]
+    assert item.reason == "requires containers; --cluster none provides no cluster"  # type: ignore[attr-defined]
+
+
+def test_runner_longest_first_with_one_slot(tmp_path: Path, scenarios: Path) -> None:
+    order = tmp_path / "order"
+    for name, seconds in (("short", 1), ("long", 50), ("mid", 10)):
+        script(
+            scenarios,
+            name,
+            f"echo {name} >> {order}\n",
+            extra_meta=f"# estimated_time: {seconds}\n",
+        )
+
+    run(tmp_path, max_parallel=1)
+
+    assert order.read_text().split() == ["long", "mid", "short"]
+
+
+def test_runner_rerun_failed_selects_failures(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "good", "exit 0\n")
+    flag = tmp_path / "fixed"
+    script(scenarios, "bad", f"[ -e {flag} ]\n")
+    run(tmp_path)
+    flag.touch()
+
+    code, results, _ = run(tmp_path, rerun_failed=True)
+
+    assert code == ExitCode.OK
+    assert [item.name for item in results.scenarios] == ["bad"]
+
+
+def test_runner_empty_selection_succeeds(tmp_path: Path, scenarios: Path) -> None:
+    code, results, _ = run(tmp_path)
+
+    assert code == ExitCode.OK
+    assert results.scenarios == []

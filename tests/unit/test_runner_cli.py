@@ -1,0 +1,112 @@
+"""The run, list and shards subcommands: flag validation and output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkrig.cli import main
+from sparkrig.errors import UsageError
+from sparkrig.runner.cli import resolve_max_parallel
+
+
+def write_script(folder: Path, name: str, tier: str = "smoke", extra: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.sh"
+    path.write_text(f"#!/bin/sh\n# @meta\n# name: {name}\n# tier: {tier}\n{extra}# @endmeta\n")
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "--max", "0"], "--max 0: out of range"),
+        (["run", "--max", "four"], "--max four: invalid value"),
+        (["run", "--retries", "-1"], "--retries -1: out of range"),
+        (["run", "--shard", "5/4"], "--shard 5/4"),
+        (["run", "--cluster", "minikube"], "--cluster minikube: unknown cluster"),
+        (["run", "--tier", "nightly"], "--tier nightly: unknown tier"),
+        (["shards", "--count", "0"], "--count 0: out of range"),
+        (["shards", "--count", "257"], "--count 257: out of range"),
+    ],
+)
+def test_invalid_flag_exits_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert fragment in error
+    assert "Traceback" not in error
+
+
+def test_max_parallel_from_environment() -> None:
+    assert resolve_max_parallel(None, {}) == 4
+    assert resolve_max_parallel(None, {"MAX_PARALLEL": "8"}) == 8
+    assert resolve_max_parallel("2", {"MAX_PARALLEL": "8"}) == 2
+    with pytest.raises(UsageError, match="MAX_PARALLEL lots: invalid value"):
+        resolve_max_parallel(None, {"MAX_PARALLEL": "lots"})
+
+
+def test_shards_prints_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path, "a")
+
+    assert main(["shards", "--count", "3", "--scenarios", str(tmp_path)]) == 0
+
+    matrix = json.loads(capsys.readouterr().out)
+    assert matrix == {"include": [{"shard": "1/3"}, {"shard": "2/3"}, {"shard": "3/3"}]}
+
+
+def test_list_json_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path, "a", extra="# tags: x, y\n# estimated_time: 30s\n")
+    write_script(tmp_path, "b", tier="e2e", extra="# depends_on: a\n# requires: containers\n")
+
+    assert (
+        main(
+            [
+                "list",
+                "--json",
+                "--scenarios",
+                str(tmp_path),
+                "--results-dir",
+                str(tmp_path / "reports"),
+            ]
+        )
+        == 0
+    )
+
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["a"]["tags"] == ["x", "y"]
+    assert rows["a"]["expected_seconds"] == 30.0
+    assert rows["b"]["tier"] == "e2e"
+    assert rows["b"]["depends_on"] == ["a"]
+    assert rows["b"]["requires"] == ["containers"]
+
+
+def test_list_table_shows_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path, "alpha", extra="# tags: fast\n")
+
+    assert main(["list", "--scenarios", str(tmp_path), "--tier", "smoke"]) == 0
+
+    output = capsys.readouterr().out
+    assert "alpha" in output
+    assert "fast" in output
+
+
+def test_run_invalid_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.yaml").write_text("name: x\ntier: smoke\nsteps: [{wait: {}}]\n")
+
+    assert main(["run", "--cluster", "none", "--scenarios", str(tmp_path)]) == 2
+
+    error = capsys.readouterr().err
+    assert "bad.yaml: field 'steps[0].wait'" in error
+    assert "Traceback" not in error
+
+
+def test_run_cluster_none_rejects_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "y.yaml").write_text("name: y\ntier: smoke\nsteps: [{test: {}}]\n")
+
+    assert main(["run", "--cluster", "none", "--scenarios", str(tmp_path)]) == 2
+
+    assert "--cluster none: YAML scenarios need a cluster (y)" in capsys.readouterr().err

@@ -279,8 +279,9 @@ def test_helm_install_test_uninstall(cluster: ClusterInfo, namespace: str) -> No
 
     run(helm, "install", release, str(CHART), "--namespace", namespace, "--wait",
         "--timeout", "2m")
-    tested = run(helm, "test", release, "--namespace", namespace, "--timeout", "2m")
+    tested = run(helm, "test", release, "--namespace", namespace, "--logs", "--timeout", "2m")
     assert "Phase:          Succeeded" in tested.stdout
+    assert "KWOK simulated this container" in tested.stdout
     run(helm, "uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m")
     listed = run(helm, "list", "--namespace", namespace, "--short")
     assert listed.stdout.strip() == ""

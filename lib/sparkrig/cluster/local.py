@@ -25,6 +25,7 @@ tail of that component's log. A port taken between picking and binding makes
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import shutil
@@ -225,8 +226,9 @@ class LocalCluster:
         self._launch("kube-scheduler", bin_dir, self._scheduler_args(ports))
         kwok_home = state.root / "kwok-home"
         kwok_home.mkdir(exist_ok=True)
+        logs_config = _write_kwok_logs_config(kwok_home)
         # KWOK also reads ~/.kwok/kwok.yaml when it exists; a HOME of its own keeps it out.
-        self._launch("kwok", bin_dir, self._kwok_args(),
+        self._launch("kwok", bin_dir, self._kwok_args(ports["kwok"], pki, logs_config),
                      env={**os.environ, "HOME": str(kwok_home)})
 
         self._report(f"registering {shape.count} KWOK nodes ({shape.cpu} CPU, "
@@ -335,6 +337,8 @@ class LocalCluster:
             # The loopback advertise address is not a valid endpoint, so the
             # `kubernetes` Service gets no EndpointSlice instead of a failing sync loop.
             "--endpoint-reconciler-type=none",
+            # Dial KWOK's kubelet API at the node's 127.0.0.1, never a DNS lookup of its name.
+            "--kubelet-preferred-address-types=InternalIP",
             f"--cert-dir={self.state.pki}",
             "--profiling=false",
         ]
@@ -375,11 +379,17 @@ class LocalCluster:
             "--profiling=false",
         ]
 
-    def _kwok_args(self) -> list[str]:
+    def _kwok_args(self, port: int, pki: Pki, logs_config: Path) -> list[str]:
         key, value = KWOK_NODE_ANNOTATION
         return [
             f"--kubeconfig={self.state.component_kubeconfigs / 'kwok.conf'}",
             f"--config={KWOK_STAGES}",
+            f"--config={logs_config}",
+            # KWOK's kubelet API (logs); nodes advertise this port, the API server dials it.
+            f"--server-address={HOST}:{port}",
+            f"--node-port={port}",
+            f"--tls-cert-file={pki.serving_cert}",
+            f"--tls-private-key-file={pki.serving_key}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={key}={value}",
             f"--node-ip={HOST}",
@@ -464,3 +474,26 @@ def _stop_in_order(components: list[Component]) -> None:
     """
     for stage in STOP_ORDER:
         stop_components([component for component in components if component.name in stage])
+
+
+def _write_kwok_logs_config(folder: Path) -> Path:
+    """Write a ClusterLogs object that serves one fixed line as every container's log.
+
+    `kubectl logs` and `helm test --logs` then succeed, and the line says why
+    there is no real output.
+    """
+    log_file = folder / "container.log"
+    # KWOK parses container logs in the CRI format: RFC 3339 time, stream, P/F tag, text.
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    log_file.write_text(f"{now} stdout F (sparkrig local cluster: KWOK simulated this "
+                        "container; no process ran, so there is no output)\n", encoding="utf-8")
+    config_path = folder / "logs.yaml"
+    document = {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterLogs",
+        "metadata": {"name": "sparkrig-simulated-logs"},
+        "spec": {"logs": [{"logsFile": str(log_file), "previousLogsFile": str(log_file),
+                           "follow": False}]},
+    }
+    config_path.write_text(json.dumps(document), encoding="utf-8")
+    return config_path

@@ -8,10 +8,19 @@ Arguments after `--` go to the runner, e.g. `nox -s smoke -- --max 8`.
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "none"
+
+# Sessions call `python`, `ruff`, `mypy` and `actionlint` by name, so put the
+# folder of the interpreter that runs nox (.venv/bin for `.venv/bin/nox`) first
+# on PATH. Without it, CI and GitHub runners find another Python without sparkrig.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 TIERS = ("smoke", "e2e", "load", "security")
 

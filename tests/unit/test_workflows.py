@@ -814,6 +814,9 @@ def test_history_cached_by_tier(workflows: dict[str, Workflow]) -> None:
     assert saves[0]["with"]["key"].startswith("${{ env.HISTORY_KEY_PREFIX }}")
 
 
+# Scripts of the tier workflow, run with bash and the real Invoke tasks
+
+
 def _step_script(workflow: Workflow, job_id: str, step_id: str) -> str:
     steps = [step for step in workflow["jobs"][job_id]["steps"] if step.get("id") == step_id]
     assert len(steps) == 1, f"job {job_id!r} has no single step with id {step_id!r}"

@@ -1,9 +1,8 @@
 """Reports of a run: results.json, junit.xml, report.html and summary.md.
 
-`results.json` is the single source of truth: `write_reports` validates the
-run against the JSON Schema, writes it, and generates the other formats from
-the same `RunResult`, so `sparkrig report --run DIR` can regenerate them at any
-time. Scenario output is read from each result's `output_path` (relative to
+`results.json` is the single source of truth: `write_reports` writes it and
+generates the other formats from the same `RunResult`, so
+`sparkrig report --run DIR` can regenerate them at any time. Scenario output is read from each result's `output_path` (relative to
 the run folder), head and tail only, so large logs stay out of memory.
 
 The durations history (`history.py`) and shard merging (`merge.py`) build on
@@ -41,7 +40,6 @@ def write_reports(run: RunResult, run_dir: Path) -> None:
     """Write results.json, junit.xml, report.html and summary.md into `run_dir`.
 
     A scenario that passed after a failed attempt is marked flaky in all four.
-    Raises `ReportInputError` if the run does not match the results schema.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     run = mark_flaky(run)

@@ -185,7 +185,7 @@ def _summary_cards(summary: RunSummary) -> list[dict[str, str]]:
         {"label": "flaky", "value": str(summary.flaky), "kind": "flaky"},
         {"label": "pass rate", "value": "n/a" if rate is None else f"{rate:.1%}", "kind": "rate"},
         {"label": "wall time", "value": _format_seconds(summary.wall_seconds), "kind": "time"},
-        {"label": "parallel (peak / max)",
+        {"label": "parallel peak / max",
          "value": f"{summary.peak_parallel} / {summary.max_parallel}", "kind": "time"},
     ]
     return [card for card in cards if card["value"] != "0" or card["kind"] in

@@ -2,8 +2,9 @@
 
 `results.json` is the single source of truth: `write_reports` writes it and
 generates the other formats from the same `RunResult`, so
-`sparkrig report --run DIR` can regenerate them at any time. Scenario output is read from each result's `output_path` (relative to
-the run folder), head and tail only, so large logs stay out of memory.
+`sparkrig report --run DIR` can regenerate them at any time. Scenario output
+is read from each result's `output_path` (relative to the run folder), head
+and tail only, so large logs stay out of memory.
 
 The durations history (`history.py`) and shard merging (`merge.py`) build on
 the same functions.

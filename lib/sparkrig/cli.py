@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "sparkrig.runner.cli",
     "sparkrig.report.cli",
     "sparkrig.cluster.cli",
+    "sparkrig.kube.cli",
 )
 
 

@@ -1,0 +1,124 @@
+"""`sparkrig cleanup`: remove the namespaces and releases that runs left behind.
+
+Selection, by the labels and annotation that every lease puts on its namespace:
+
+- `--run-id ID`: every namespace of that run;
+- `--all`: every namespace that sparkrig manages, expired or not;
+- neither: the namespaces whose `sparkrig/expires-at` has passed, so a run
+  still going on elsewhere against the same cluster keeps its namespaces.
+
+Prints one line per namespace and a total; with nothing to clean it says so
+and exits 0. It exits 3 when a namespace is still there after the bounded wait.
+The local cluster is never started just to be cleaned: when it is not
+running, there is nothing to clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+from sparkrig.cluster.base import ClusterInfo
+from sparkrig.cluster.local import LocalCluster
+from sparkrig.cluster.providers import ExistingProvider, LocalProvider, get_provider
+from sparkrig.errors import ClusterUnreachableError, ExitCode
+from sparkrig.kube.lease import (
+    ANNOTATION_EXPIRES_AT,
+    CleanupReport,
+    cleanup_namespaces,
+    list_managed_namespaces,
+)
+
+__all__ = ["register", "select_namespaces"]
+
+CLUSTER_CHOICES = ("auto", "local", "existing", "kind")
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add `cleanup` to the `sparkrig` parser."""
+    parser = subparsers.add_parser(
+        "cleanup",
+        help="remove namespaces and releases that runs left behind",
+        description="Remove namespaces and Helm releases left behind by interrupted runs: "
+        "by run id, every managed one (--all), or by default those whose expiry passed.",
+    )
+    parser.add_argument("--run-id", default="", help="remove what this run left behind")
+    parser.add_argument("--all", action="store_true",
+                        help="remove every namespace sparkrig manages, expired or not")
+    parser.add_argument("--cluster", choices=CLUSTER_CHOICES, default="auto",
+                        help="the cluster to clean (default: auto)")
+    parser.set_defaults(handler=_cleanup)
+
+
+def _parse_expiry(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def select_namespaces(
+    items: list[dict[str, Any]], *, expired_only: bool, now: datetime
+) -> list[str]:
+    """Return the names of `items` to remove; with `expired_only`, those past their expiry.
+
+    A namespace without a readable expiry annotation counts as expired, since
+    no run that sparkrig starts leaves it out.
+    """
+    names = []
+    for item in items:
+        metadata = item.get("metadata") or {}
+        if expired_only:
+            annotations = metadata.get("annotations") or {}
+            expiry = _parse_expiry(annotations.get(ANNOTATION_EXPIRES_AT, ""))
+            if expiry is not None and expiry > now:
+                continue
+        names.append(str(metadata.get("name")))
+    return sorted(names)
+
+
+def _connect(choice: str) -> ClusterInfo | None:
+    """Return the cluster to clean, or None when it is the local one and not running."""
+    if choice == "local":
+        return LocalProvider().connect() if LocalCluster().is_running() else None
+    if choice == "auto":
+        try:
+            return ExistingProvider().connect()
+        except ClusterUnreachableError:
+            return LocalProvider().connect() if LocalCluster().is_running() else None
+    return get_provider(choice).connect()
+
+
+def _line(report: CleanupReport) -> str:
+    if report.removed:
+        text = f"removed {report.namespace}"
+    else:
+        text = f"still there: {report.detail or report.namespace}"
+    for error in report.errors:
+        text += f"\n  warning: {error}"
+    return text
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    cluster = _connect(args.cluster)
+    if cluster is None:
+        print("nothing to clean: the local cluster is not running")
+        return int(ExitCode.OK)
+    items = list_managed_namespaces(cluster, run_id=args.run_id or None)
+    expired_only = not (args.run_id or args.all)
+    names = select_namespaces(items, expired_only=expired_only, now=datetime.now(UTC))
+    if not names:
+        scope = f"run {args.run_id}" if args.run_id else "sparkrig" if args.all else "expired"
+        print(f"nothing to clean: no {scope} namespaces on {cluster.provider} cluster "
+              f"{cluster.server or ''}".rstrip())
+        return int(ExitCode.OK)
+    with tempfile.TemporaryFile() as scratch:
+        reports = cleanup_namespaces(cluster, names, log=scratch)
+    for report in reports:
+        print(_line(report))
+    removed = sum(report.removed for report in reports)
+    print(f"{removed} of {len(reports)} namespaces removed")
+    return int(ExitCode.OK if removed == len(reports) else ExitCode.INFRASTRUCTURE)

@@ -1,0 +1,354 @@
+"""Pure logic of the cluster package: cache keys, ports, kubeconfig, providers, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparkrig.cluster import providers, toolchain
+from sparkrig.cluster.kubeconfig import CONTEXT_NAME, render_kubeconfig, write_kubeconfig
+from sparkrig.cluster.local import ComponentExitedError, LocalCluster
+from sparkrig.cluster.pki import write_pki
+from sparkrig.cluster.processes import Component, is_running, start_detached, stop_components
+from sparkrig.cluster.state import ClusterRecord, StateDir, pick_free_ports, state_root
+from sparkrig.errors import ClusterUnreachableError, InfrastructureError, UsageError
+
+# -- cache keys -----------------------------------------------------------------
+
+
+def test_cache_key_is_stable() -> None:
+    assert toolchain.cache_key() == toolchain.cache_key()
+    assert toolchain.cache_key().startswith(f"k8s-{toolchain.KUBERNETES_VERSION}-")
+
+
+def test_cache_key_changes_with_go_sum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gomod = tmp_path / "gomod"
+    shutil.copytree(toolchain.GOMOD_DIR, gomod)
+    monkeypatch.setattr(toolchain, "GOMOD_DIR", gomod)
+    before = toolchain.cache_key()
+
+    with (gomod / "helm" / "go.sum").open("a") as handle:
+        handle.write("example.com/extra v1.0.0 h1:AAAA=\n")
+
+    assert toolchain.cache_key() != before
+
+
+def test_cache_key_ignores_files_outside_the_build(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    gomod = tmp_path / "gomod"
+    shutil.copytree(toolchain.GOMOD_DIR, gomod)
+    monkeypatch.setattr(toolchain, "GOMOD_DIR", gomod)
+    before = toolchain.cache_key()
+
+    (gomod / "kwok" / "stages.yaml").write_text("# changed\n")
+
+    assert toolchain.cache_key() == before
+
+
+def test_bin_dir_follows_sparkrig_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKRIG_CACHE", str(tmp_path))
+    assert toolchain.bin_dir() == tmp_path / "bin" / toolchain.cache_key()
+
+
+def test_complete_cache_is_reused_without_go(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKRIG_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(toolchain, "DEFAULT_GO", tmp_path / "no-go")
+    folder = toolchain.bin_dir()
+    folder.mkdir(parents=True)
+    for module in toolchain.MODULES:
+        for name in module.binaries:
+            (folder / name).write_text("")
+
+    result = toolchain.ensure_binaries()
+
+    assert result.reused
+    assert result.bin_dir == folder
+
+
+# -- Go and build errors --------------------------------------------------------------
+
+
+def test_missing_go_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKRIG_CACHE", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(toolchain, "DEFAULT_GO", tmp_path / "no-go")
+
+    with pytest.raises(InfrastructureError) as raised:
+        toolchain.ensure_binaries()
+
+    assert "Go toolchain not found" in str(raised.value)
+    assert "/usr/local/go/bin/go" in str(raised.value)
+    assert raised.value.exit_code == 3
+
+
+def fake_go(folder: Path, script: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    go = folder / "go"
+    go.write_text(f"#!/bin/sh\n{script}\n")
+    go.chmod(go.stat().st_mode | stat.S_IEXEC)
+    return go
+
+
+def test_failed_build_names_module_and_log_tail(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKRIG_CACHE", str(tmp_path / "cache"))
+    fake_go(tmp_path / "bin", 'echo "main.go:3: undefined: etcdmain.Nope" >&2; exit 1')
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+
+    with pytest.raises(InfrastructureError) as raised:
+        toolchain.ensure_binaries()
+
+    message = str(raised.value)
+    assert "building kubernetes" in message
+    assert "exit code 1" in message
+    assert "undefined: etcdmain.Nope" in message
+    assert not toolchain.bin_dir().exists()
+
+
+def test_build_command_exits_3_with_one_message(tmp_path: Path) -> None:
+    fake_go(tmp_path / "bin", 'echo "go: module lookup disabled" >&2; exit 1')
+    env = {**os.environ, "SPARKRIG_CACHE": str(tmp_path / "cache"),
+           "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.path.dirname(sys.executable)}"}
+
+    completed = subprocess.run([sys.executable, "-m", "sparkrig", "cluster", "build"], env=env,
+                               capture_output=True, text=True, timeout=60, check=False)
+
+    assert completed.returncode == 3
+    assert "sparkrig: error: building kubernetes" in completed.stderr
+    assert "go: module lookup disabled" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_log_tail_keeps_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "component.log"
+    log.write_text("".join(f"line {n}\n" for n in range(100)))
+
+    assert toolchain.log_tail(log, 3) == "line 97\nline 98\nline 99"
+    assert "no log at" in toolchain.log_tail(tmp_path / "missing.log")
+
+
+# -- ports and state ---------------------------------------------------------------------
+
+
+def test_pick_free_ports_are_distinct_and_bindable() -> None:
+    ports = pick_free_ports(6)
+
+    assert len(set(ports)) == 6
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_state_root_follows_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPARKRIG_STATE_DIR", str(tmp_path / "mine"))
+    assert state_root() == (tmp_path / "mine").resolve()
+    monkeypatch.delenv("SPARKRIG_STATE_DIR")
+    assert state_root() == Path.home() / ".cache" / "sparkrig" / "state"
+
+
+def test_cluster_record_round_trips(tmp_path: Path) -> None:
+    record = ClusterRecord(server="https://127.0.0.1:1", bin_dir="/b", ports={"etcd": 2},
+                           nodes=4, node_cpu="16", node_memory="64Gi", node_pods=110,
+                           started_at="2026-01-01T00:00:00+00:00")
+    state = StateDir(tmp_path)
+    state.write_record(record)
+    assert state.read_record() == record
+
+
+def test_unreadable_record_reads_as_none(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    state.record_path.write_text("{not json")
+    assert state.read_record() is None
+
+
+# -- kubeconfig and certificates ----------------------------------------------------------
+
+
+def test_render_kubeconfig_has_one_current_context() -> None:
+    document = render_kubeconfig(server="https://127.0.0.1:6443", ca_data="Q0E=",
+                                 cert_data="Q0VSVA==", key_data="S0VZ", user="admin")
+
+    assert document["current-context"] == CONTEXT_NAME
+    assert document["clusters"][0]["cluster"] == {
+        "server": "https://127.0.0.1:6443", "certificate-authority-data": "Q0E="}
+    assert document["users"][0] == {
+        "name": "admin", "user": {"client-certificate-data": "Q0VSVA==",
+                                  "client-key-data": "S0VZ"}}
+    assert document["contexts"][0]["context"] == {"cluster": CONTEXT_NAME, "user": "admin"}
+
+
+def test_written_kubeconfig_is_private_and_loadable(tmp_path: Path) -> None:
+    pki = write_pki(tmp_path / "pki", service_ip="127.96.0.1")
+    path = write_kubeconfig(tmp_path / "kubeconfig", server="https://127.0.0.1:1",
+                            ca_cert=pki.ca_cert, client_cert=pki.client_cert("admin"),
+                            client_key=pki.client_key("admin"), user="sparkrig-admin")
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert yaml.safe_load(path.read_text())["current-context"] == CONTEXT_NAME
+
+
+def test_client_certificates_carry_user_and_groups(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    pki = write_pki(tmp_path / "pki", service_ip="127.96.0.1")
+
+    admin = x509.load_pem_x509_certificate(pki.client_cert("admin").read_bytes())
+    common_name = admin.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    groups = [a.value for a in admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    assert common_name == "sparkrig-admin"
+    assert groups == ["system:masters"]
+    serving = x509.load_pem_x509_certificate(pki.serving_cert.read_bytes())
+    names = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kubernetes.default.svc" in names.get_values_for_type(x509.DNSName)
+    ips = [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+    assert ips == ["127.0.0.1", "127.96.0.1"]
+
+
+# -- providers -------------------------------------------------------------------------------
+
+
+def unreachable_kubeconfig(tmp_path: Path, context: str) -> Path:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # The port was free a moment ago and nothing listens there now.
+    document = render_kubeconfig(server=f"https://127.0.0.1:{port}", ca_data="",
+                                 cert_data="", key_data="", user="nobody", context=context)
+    path = tmp_path / f"{context}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_get_provider_knows_each_choice() -> None:
+    assert providers.get_provider("local").name == "local"
+    assert providers.get_provider("existing").name == "existing"
+    assert providers.get_provider("kind").name == "kind"
+    assert providers.get_provider("auto").name == "auto"
+
+
+def test_get_provider_rejects_unknown_name() -> None:
+    with pytest.raises(UsageError) as raised:
+        providers.get_provider("minikube")
+    assert "invalid cluster provider 'minikube'" in str(raised.value)
+    assert "local, existing, kind, auto" in str(raised.value)
+
+
+def test_existing_unreachable_names_server_and_context(tmp_path: Path) -> None:
+    kubeconfig = unreachable_kubeconfig(tmp_path, "staging")
+
+    with pytest.raises(ClusterUnreachableError) as raised:
+        providers.ExistingProvider(kubeconfig=kubeconfig).connect()
+
+    message = str(raised.value)
+    assert "context 'staging'" in message
+    assert "https://127.0.0.1:" in message
+    assert "--cluster local" in message
+    assert raised.value.exit_code == 3
+
+
+def test_existing_without_kubeconfig_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ClusterUnreachableError) as raised:
+        providers.ExistingProvider(kubeconfig=tmp_path / "absent").connect()
+    assert f"no kubeconfig at {tmp_path / 'absent'}" in str(raised.value)
+
+
+def test_kind_rejects_context_not_named_kind(tmp_path: Path) -> None:
+    kubeconfig = unreachable_kubeconfig(tmp_path, "prod")
+
+    with pytest.raises(ClusterUnreachableError) as raised:
+        providers.KindProvider(kubeconfig=kubeconfig).connect()
+
+    assert "'prod'" in str(raised.value)
+    assert "kind create cluster" in str(raised.value)
+
+
+def test_kind_context_that_is_down_is_unreachable(tmp_path: Path) -> None:
+    kubeconfig = unreachable_kubeconfig(tmp_path, "kind-ci")
+
+    with pytest.raises(ClusterUnreachableError) as raised:
+        providers.KindProvider(kubeconfig=kubeconfig).connect()
+
+    assert "context 'kind-ci'" in str(raised.value)
+
+
+class FakeLocal(providers.LocalProvider):
+    def __init__(self) -> None:
+        self.connected = False
+
+    def connect(self) -> providers.ClusterInfo:
+        self.connected = True
+        return providers.ClusterInfo(provider="local", kubeconfig=None)
+
+
+def test_auto_falls_back_to_local_when_context_is_down(tmp_path: Path) -> None:
+    local = FakeLocal()
+    kubeconfig = unreachable_kubeconfig(tmp_path, "staging")
+
+    info = providers.AutoProvider(kubeconfig=kubeconfig, local=local).connect()
+
+    assert local.connected
+    assert info.provider == "local"
+
+
+def test_auto_treats_local_cluster_context_as_local(tmp_path: Path) -> None:
+    local = FakeLocal()
+    kubeconfig = unreachable_kubeconfig(tmp_path, CONTEXT_NAME)
+
+    providers.AutoProvider(kubeconfig=kubeconfig, local=local).connect()
+
+    assert local.connected
+
+
+def test_default_kubeconfig_takes_first_of_list(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    assert providers.default_kubeconfig() == tmp_path / "a"
+
+
+# -- processes and component errors ---------------------------------------------------------
+
+
+def test_stop_components_ends_process_group(tmp_path: Path) -> None:
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    component = start_detached("sleeper", [sleep, "300"], log_path=tmp_path / "s.log",
+                               pid_path=tmp_path / "s.pid", cwd=tmp_path)
+    assert is_running(component)
+
+    stop_components([component], grace_seconds=5)
+
+    assert not is_running(component)
+
+
+def test_stale_pid_of_other_binary_is_not_running(tmp_path: Path) -> None:
+    component = Component(name="etcd", pid=os.getpid(), binary=str(tmp_path / "etcd"))
+    assert not is_running(component)
+
+
+def test_component_exit_error_detects_taken_port(tmp_path: Path) -> None:
+    log = tmp_path / "etcd.log"
+    log.write_text('{"msg":"listen tcp 127.0.0.1:2379: bind: address already in use"}\n')
+
+    error = ComponentExitedError("etcd", "exited", log)
+
+    assert error.port_taken
+    assert str(error).startswith("etcd exited while the local cluster was starting")
+    assert "address already in use" in str(error)
+    assert error.exit_code == 3
+
+
+def test_status_of_empty_state_dir(tmp_path: Path) -> None:
+    status = LocalCluster(tmp_path / "none").status()
+    assert status["components"] == {}
+    assert status["api_ready"] is False

@@ -3,7 +3,7 @@
 `<results_dir>/history/durations.json` stores, per scenario name, the last
 `RECENT_RUNS` durations of runs where it passed or failed, and their mean as
 `expected` (seconds). Skipped, errored, timed-out and interrupted results are
-left out because their duration says little about a normal run. The scheduler
+left out because their duration tells little about a normal run. The scheduler
 reads `load_expected_durations` to start the longest scenarios first and to
 balance `--shard`; every run and every `report --merge` calls
 `update_history`, so the file needs no manual upkeep.

@@ -18,7 +18,7 @@ Mapping, built with the junit-xml package and validated in tests against
   elements Jenkins and Maven Surefire use for reruns;
 - `<properties>` inside each testcase (as pytest and GitLab read them):
   namespace, release, attempts, run_id, flaky, source;
-- `<system-out>` holds the head and tail of the output log, capped, with a
+- `<system-out>` contains the head and tail of the output log, capped, with a
   note naming the full log.
 """
 

@@ -1,7 +1,7 @@
 """Merging shards or reruns into one run: `sparkrig report --merge DIR...`.
 
-Each input is a run folder holding results.json, a results.json file, or a
-folder whose subfolders hold run folders (a results dir, or the download of
+Each input is a run folder with a results.json, a results.json file, or a
+folder whose subfolders are run folders (a results dir, or the download of
 several CI artifacts). Inputs are applied in order of their run's start time,
 the command-line order breaking ties, and a scenario that occurs in two inputs
 keeps its result from the later one: a rerun replaces the failure it reran.
@@ -92,7 +92,7 @@ def point_latest(results_dir: Path, run_id: str) -> None:
 def find_results_files(path: Path) -> list[Path]:
     """Return the results.json files that one `--merge` argument names.
 
-    Raises `ReportInputError` naming the path when it does not exist or holds
+    Raises `ReportInputError` naming the path when it does not exist or has
     no results.json, directly or one folder down.
     """
     if not path.exists():

@@ -67,7 +67,7 @@ def validate_results(data: Any, source: str) -> None:
 
 
 def load_run(path: Path) -> RunResult:
-    """Load and validate a results.json, given as the file or the run folder that holds it."""
+    """Load and validate a results.json, given as the file or the run folder that contains it."""
     if not path.exists():
         raise ReportInputError(f"{path}: not found; give a run folder that contains {RESULTS_FILE}")
     file = path / RESULTS_FILE if path.is_dir() else path

@@ -1,7 +1,7 @@
 """Synthetic runs for benchmarks and tests of the report writers.
 
 `synthetic_run(count)` builds a deterministic run with a realistic mix of
-statuses, retries, tags and overlapping start times; `write_synthetic_reports`
+statuses, retries, tags and overlapping start times. `write_synthetic_reports`
 writes every format for it and returns the file sizes. The bench engineer's
 `bench/bench_reports.py` times this function.
 """

@@ -2,7 +2,7 @@
 
 `up` starts, in order, etcd, kube-apiserver, then kube-controller-manager,
 kube-scheduler and KWOK together, each as a detached process (see
-`processes`), waiting for each stage to answer its health check before the
+`processes`), waiting for each stage to pass its health check before the
 next. It then registers the KWOK nodes and returns once they are Ready and the
 `default` service account exists, which is the point where a Pod can be
 created and scheduled. Everything runs on 127.0.0.1 with ports picked free at
@@ -241,10 +241,10 @@ class LocalCluster:
             )
             self._wait("kwok", READY_TIMEOUT,
                        lambda: node_registry.ready_node_count(api) >= shape.count,
-                       what=f"{shape.count} Ready nodes")
+                       subject=f"{shape.count} Ready nodes")
             self._wait("kube-controller-manager", READY_TIMEOUT,
                        lambda: node_registry.has_default_service_account(api),
-                       what="the 'default' service account in namespace 'default'")
+                       subject="the 'default' service account in namespace 'default'")
         finally:
             node_registry.close_client(api)
 
@@ -263,7 +263,7 @@ class LocalCluster:
         self._started.append(component)
 
     def _wait(self, name: str, timeout: float, check: Callable[[], bool], *,
-              what: str | None = None) -> None:
+              subject: str | None = None) -> None:
         """Poll `check` until it passes; fail fast when any started component exits."""
         deadline = time.monotonic() + timeout
         while True:
@@ -277,7 +277,7 @@ class LocalCluster:
             except Exception as exc:  # noqa: BLE001 - any client error means "not ready yet"
                 logger.debug("%s not ready yet: %s", name, exc)
             if time.monotonic() > deadline:
-                subject = what or f"{name} to become healthy"
+                subject = subject or f"{name} to become healthy"
                 log_path = self.state.log(name)
                 raise InfrastructureError(
                     f"timed out after {timeout:.0f} s waiting for {subject}. Last lines of "
@@ -479,7 +479,7 @@ def _stop_in_order(components: list[Component]) -> None:
 def _write_kwok_logs_config(folder: Path) -> Path:
     """Write a ClusterLogs object that serves one fixed line as every container's log.
 
-    `kubectl logs` and `helm test --logs` then succeed, and the line says why
+    `kubectl logs` and `helm test --logs` then succeed, and the line tells why
     there is no real output.
     """
     log_file = folder / "container.log"

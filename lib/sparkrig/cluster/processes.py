@@ -3,7 +3,7 @@
 `cluster up` returns while the control plane keeps running, so every component
 starts in a session of its own (it leads its own process group and gets no
 terminal signals), with stdin from /dev/null and stdout and stderr appended to
-`logs/<component>.log`. The pid file `pids/<component>.pid` holds the pid and
+`logs/<component>.log`. The pid file `pids/<component>.pid` contains the pid and
 the binary's path. Before a signal is sent, the process's /proc entry must
 still run that binary, so a stale pid file never stops an unrelated process
 that got the same pid later. Stopping sends SIGTERM to the component's whole

@@ -6,7 +6,7 @@ cluster fails in seconds with `ClusterUnreachableError` naming the context and
 server. Capacity is the allocatable CPU, memory and pods summed over Ready,
 schedulable nodes. Only the local cluster lacks the `containers` capability,
 because KWOK simulates its pods. `auto` takes the current kubeconfig context
-when it answers and otherwise starts the local cluster.
+when its API server responds and otherwise starts the local cluster.
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ def _resolve_context(kubeconfig: Path, context: str | None) -> _Target:
         (item for item in contexts if item.get("name") == context), None
     )
     if not chosen:
-        wanted = f"context '{context}'" if context else "a current context"
+        expected = f"context '{context}'" if context else "a current context"
         raise ClusterUnreachableError(
-            f"kubeconfig {kubeconfig} has no {wanted}. Choose one with "
+            f"kubeconfig {kubeconfig} has no {expected}. Choose one with "
             "'kubectl config use-context NAME'."
         )
     name = str(chosen["name"])
@@ -126,7 +126,7 @@ def _connect(target: _Target) -> client.ApiClient:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ClusterUnreachableError(
             f"the Kubernetes API server {target.server or '(unknown server)'} of context "
-            f"'{target.context}' in {target.kubeconfig} did not answer within "
+            f"'{target.context}' in {target.kubeconfig} did not respond within "
             f"{CONNECT_TIMEOUT_SECONDS} s ({reason}). Start that cluster, choose another "
             "context with 'kubectl config use-context NAME', or use '--cluster local'."
         ) from exc
@@ -153,7 +153,7 @@ def _describe(provider: str, target: _Target, api: client.ApiClient, *,
 
 
 class LocalProvider:
-    """The embedded cluster; `connect` starts it when it is not running."""
+    """Provider of the embedded cluster, which `connect` starts when it is not running."""
 
     name = "local"
 
@@ -210,7 +210,7 @@ class KindProvider:
 
 
 class AutoProvider:
-    """The current kubeconfig context if it answers, else the local cluster."""
+    """Provider of the current kubeconfig context if its API server responds, else the local one."""
 
     name = "auto"
 

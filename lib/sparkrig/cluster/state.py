@@ -1,6 +1,6 @@
 """The local cluster's state folder: one per cluster, so clusters never share a file.
 
-`${SPARKRIG_STATE_DIR:-~/.cache/sparkrig/state}` holds everything a running
+`${SPARKRIG_STATE_DIR:-~/.cache/sparkrig/state}` contains everything a running
 cluster uses: certificates (`pki/`), etcd's data (`etcd/`), one log and one pid
 file per component (`logs/`, `pids/`), the kubeconfig files, and
 `cluster.json` with the ports and binaries the cluster was started with.

@@ -25,7 +25,7 @@ fi
 
 apt_packages=(git openssl)
 if $dev; then
-    apt_packages+=(parallel chromium)
+    apt_packages+=(parallel chromium shellcheck)
 fi
 missing=()
 for package in "${apt_packages[@]}"; do

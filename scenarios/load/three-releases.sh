@@ -48,7 +48,9 @@ done
 
 for name in "${releases[@]}"; do
     kubectl -n "$namespace" wait "deployment/${name}-connect" --for=condition=Available --timeout=2m
-    helm status "$name" -n "$namespace" | grep -q '^STATUS: deployed$' \
+    # Captured first: with pipefail, grep -q closing the pipe early would fail helm.
+    status_text="$(helm status "$name" -n "$namespace")"
+    grep -q '^STATUS: deployed$' <<<"$status_text" \
         || { echo "release ${name}: status is not deployed" >&2; exit 1; }
 done
 

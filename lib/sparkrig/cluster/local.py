@@ -455,14 +455,14 @@ class LocalCluster:
     def status(self) -> dict[str, Any]:
         """Return the state folder, server, and whether each component runs."""
         record = self.record()
+        api_ready = record is not None and self._apiserver_ready(record.server)
         return {
             "state_dir": str(self.state.root),
             "server": record.server if record else None,
             "kubeconfig": str(self.state.kubeconfig) if record else None,
             "components": {c.name: {"pid": c.pid, "running": is_running(c)}
                            for c in self.components()},
-            "api_ready": bool(record) and self._apiserver_ready(record.server)
-            if record else False,
+            "api_ready": api_ready,
         }
 
 

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Components flush and exit within a few seconds of SIGTERM; etcd and the API
 # server may take longer while they close their stores.
 STOP_GRACE_SECONDS = 15.0
+# After SIGKILL the kernel frees a process within milliseconds unless it is stuck in I/O.
+KILL_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 
 
@@ -131,7 +133,12 @@ def stop_components(
         logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; sending SIGKILL",
                        component.name, component.pid, grace_seconds)
         _signal_group(component, signal.SIGKILL)
-    for component in live:
-        while is_running(component):
-            time.sleep(POLL_SECONDS)
+    kill_deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while any(is_running(component) for component in live):
+        if time.monotonic() > kill_deadline:
+            # NOTE: only a process stuck in the kernel (state D) outlives SIGKILL this long.
+            logger.error("still running after SIGKILL: %s",
+                         ", ".join(f"{c.name} (pid {c.pid})" for c in live if is_running(c)))
+            break
+        time.sleep(POLL_SECONDS)
     return live

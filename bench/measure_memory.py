@@ -5,6 +5,8 @@ process tree from /proc (not `getrusage`, whose child figure is the largest
 single process). The table shows the peak of the summed RSS of the
 scheduler's own processes (the runner and its workers, perl, xargs),
 excluding the `sh` and `sleep` jobs, so the tools compare on what they add.
+The peak PSS sum follows in brackets: forked workers share most of their
+pages with the runner, and PSS counts each shared page once in total.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bench.peers import (
     xargs_command,
 )
 from bench.rss import TreePeak
+from bench.schedule import ratio
 from bench.table import Row
 from bench.workloads import constant_durations, write_scenarios
 
@@ -63,19 +66,24 @@ def measure_memory(
             continue
         assert timed.peak is not None
         peaks[name] = timed.peak
-        logger.info("%s peak scheduler RSS %.1f MiB over %d samples", name,
-                    timed.peak.scheduler_bytes / MIB, timed.peak.samples)
+        logger.info("%s peak scheduler RSS %.1f MiB, PSS %.1f MiB over %d samples", name,
+                    timed.peak.scheduler_bytes / MIB, timed.peak.scheduler_pss_bytes / MIB,
+                    timed.peak.samples)
 
     sparkrig_peak = peaks.get("sparkrig")
     peers = "; ".join(
         f"{name} {_peak_cell(peak)}" for name, peak in peaks.items() if name != "sparkrig"
     )
-    ratios = [
-        f"sparkrig / {name} {sparkrig_peak.scheduler_bytes / peak.scheduler_bytes:.1f}"
-        for name, peak in peaks.items()
-        if name != "sparkrig" and isinstance(peak, TreePeak) and isinstance(sparkrig_peak, TreePeak)
-        and peak.scheduler_bytes > 0
-    ]
+    ratios: list[str] = []
+    for name, peak in peaks.items():
+        if name == "sparkrig" or not isinstance(peak, TreePeak):
+            continue
+        if not isinstance(sparkrig_peak, TreePeak) or not peak.scheduler_pss_bytes:
+            continue
+        ratios.append(
+            f"sparkrig / {name}: RSS {ratio(sparkrig_peak.scheduler_bytes, peak.scheduler_bytes):.1f}"
+            f", PSS {ratio(sparkrig_peak.scheduler_pss_bytes, peak.scheduler_pss_bytes):.1f}"
+        )
     if sparkrig_reason is not None:
         sparkrig_cell = f"not run: {sparkrig_reason}"
     elif sparkrig_peak is None:
@@ -84,8 +92,8 @@ def measure_memory(
         sparkrig_cell = _peak_cell(sparkrig_peak)
     return Row(
         measure=(
-            f"memory: peak RSS of the scheduler's processes, {count} x sleep {seconds} s "
-            f"at {parallelism} at once (/proc polling every 50 ms, jobs excluded)"
+            f"memory: peak RSS and PSS sums of the scheduler's processes, {count} x sleep "
+            f"{seconds} s at {parallelism} at once (/proc polling every 50 ms, jobs excluded)"
         ),
         sparkrig=sparkrig_cell,
         peers=peers or "-",
@@ -97,4 +105,7 @@ def measure_memory(
 def _peak_cell(peak: TreePeak | str) -> str:
     if isinstance(peak, str):
         return peak
-    return f"{peak.scheduler_bytes / MIB:.1f} MiB in up to {peak.scheduler_processes} processes"
+    return (
+        f"{peak.scheduler_bytes / MIB:.1f} MiB RSS (PSS {peak.scheduler_pss_bytes / MIB:.1f} MiB) "
+        f"in up to {peak.scheduler_processes} processes"
+    )

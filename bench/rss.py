@@ -1,4 +1,4 @@
-"""Peak resident memory of a process tree, sampled from /proc.
+"""Peak resident memory (RSS and PSS) of a process tree, sampled from /proc.
 
 `resource.getrusage(RUSAGE_CHILDREN)` reports the largest single descendant,
 not the sum of processes alive at once, and it accumulates over the whole
@@ -9,9 +9,11 @@ keeps the largest sum seen. Processes are split by command name into the
 scheduler's own processes and the workload (`sh`, `sleep`), so the table can
 show the runner's memory apart from the jobs it starts.
 
-RSS counts pages shared between forked workers once per process, so the sum
-overstates the memory the tree really holds. Peaks shorter than the interval
-can be missed.
+RSS counts pages shared between forked workers once per process, so the RSS
+sum overstates the memory the tree really holds. For the scheduler's processes
+the sampler also sums PSS (`Pss` of `/proc/<pid>/smaps_rollup`, Linux 4.14 and
+later), which splits each shared page among the processes that map it. Peaks
+shorter than the interval can be missed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class TreeSample:
     scheduler_bytes: int
     workload_bytes: int
     scheduler_processes: int
+    scheduler_pss_bytes: int = 0
 
 
 @dataclass
@@ -44,6 +47,7 @@ class TreePeak:
     """Largest sums seen over all samples, each maximized on its own."""
 
     scheduler_bytes: int = 0
+    scheduler_pss_bytes: int = 0
     workload_bytes: int = 0
     total_bytes: int = 0
     scheduler_processes: int = 0
@@ -51,6 +55,7 @@ class TreePeak:
 
     def add(self, sample: TreeSample) -> None:
         self.scheduler_bytes = max(self.scheduler_bytes, sample.scheduler_bytes)
+        self.scheduler_pss_bytes = max(self.scheduler_pss_bytes, sample.scheduler_pss_bytes)
         self.workload_bytes = max(self.workload_bytes, sample.workload_bytes)
         total = sample.scheduler_bytes + sample.workload_bytes
         self.total_bytes = max(self.total_bytes, total)
@@ -79,6 +84,17 @@ def _read_rss(pid: int) -> int:
     return int(fields[1]) * PAGE_SIZE
 
 
+def _read_pss(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii")
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def sample_tree(root: int) -> TreeSample:
     """Sum the resident memory of `root` and all its descendants alive right now."""
     children: dict[int, list[int]] = {}
@@ -92,7 +108,7 @@ def sample_tree(root: int) -> TreeSample:
         names[int(entry)] = stat[0]
         children.setdefault(stat[1], []).append(int(entry))
 
-    scheduler = workload = count = 0
+    scheduler = workload = count = pss = 0
     pending = [root] if root in names else []
     while pending:
         pid = pending.pop()
@@ -102,8 +118,9 @@ def sample_tree(root: int) -> TreeSample:
             workload += rss
         else:
             scheduler += rss
+            pss += _read_pss(pid)
             count += 1
-    return TreeSample(scheduler, workload, count)
+    return TreeSample(scheduler, workload, count, pss)
 
 
 class RssSampler:

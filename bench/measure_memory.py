@@ -80,10 +80,9 @@ def measure_memory(
             continue
         if not isinstance(sparkrig_peak, TreePeak) or not peak.scheduler_pss_bytes:
             continue
-        ratios.append(
-            f"sparkrig / {name}: RSS {ratio(sparkrig_peak.scheduler_bytes, peak.scheduler_bytes):.1f}"
-            f", PSS {ratio(sparkrig_peak.scheduler_pss_bytes, peak.scheduler_pss_bytes):.1f}"
-        )
+        rss_ratio = ratio(sparkrig_peak.scheduler_bytes, peak.scheduler_bytes)
+        pss_ratio = ratio(sparkrig_peak.scheduler_pss_bytes, peak.scheduler_pss_bytes)
+        ratios.append(f"sparkrig / {name}: RSS {rss_ratio:.1f}, PSS {pss_ratio:.1f}")
     if sparkrig_reason is not None:
         sparkrig_cell = f"not run: {sparkrig_reason}"
     elif sparkrig_peak is None:

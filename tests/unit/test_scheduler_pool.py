@@ -94,3 +94,32 @@ def test_pool_wait_wakes_on_extra_fd() -> None:
     wait_all(pool, 1)
     os.close(read_fd)
     os.close(write_fd)
+
+
+def double(job: int) -> int:
+    return job * 2
+
+
+def test_pool_spare_runs_assigned_job(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    spare = pool.start_spare(double)
+    assert pool.spares == [spare]
+
+    pool.assign(spare, "job", 21, log_path=tmp_path / "spare.log")
+    (done,) = wait_all(pool, 1)
+
+    assert pool.spares == []
+    assert done.worker.key == "job"
+    assert done.payload == 42
+    assert done.exit_code == 0
+
+
+def test_pool_released_spare_exits_quietly() -> None:
+    pool = WorkerPool()
+    pool.start_spare(double)
+
+    pool.release_spares()
+    (done,) = wait_all(pool, 1)
+
+    assert done.payload is None
+    assert done.exit_code == 0

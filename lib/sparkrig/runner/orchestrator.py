@@ -65,6 +65,8 @@ KILL_SESSION_GRACE_SECONDS = 5.0  # SIGTERM to SIGKILL for a dead worker's lefto
 FORCED_KILL_GRACE_SECONDS = 1.0  # the same after a second signal: end things quickly
 CLEANUP_WAIT_SECONDS = 180.0  # how long the end of a run waits for background lease cleanups
 REAP_WAIT_SECONDS = 10.0  # how long a forced stop waits for SIGKILLed workers to be reaped
+# Idle forked workers kept ready, so a freed slot starts its scenario without waiting for a fork.
+SPARE_WORKERS = 1
 
 LOCAL_REQUIRES_REASON = (
     "requires {capability}; the local cluster simulates pods (no container runs)"
@@ -86,6 +88,11 @@ class SyntheticOutcome:
     exit_code: int | None = None
     infrastructure_error: bool = False
     output_tail: str = ""
+
+
+def _serve_attempt(job: tuple[ScenarioRecord, Any, float]) -> OutcomeFields:
+    """Run the attempt a spare worker was assigned."""
+    return _attempt_in_worker(*job)
 
 
 def _attempt_in_worker(
@@ -212,6 +219,7 @@ class Runner:
             running = self._attempt_workers()
             if not running:
                 if not self.queue.has_pending:
+                    self.pool.release_spares()
                     return
                 self._drain_unstartable()
                 continue
@@ -229,8 +237,13 @@ class Runner:
         while not self.stopping and len(self._attempt_workers()) < self.options.max_parallel:
             scenario = self.queue.next_to_start()
             if scenario is None:
-                return
+                break
             self._start_attempt(self.records[scenario.name])
+        if self.stopping or not self.queue.has_pending:
+            self.pool.release_spares()
+            return
+        while len(self.pool.spares) < SPARE_WORKERS:
+            self.pool.start_spare(_serve_attempt).data["kind"] = "spare"
 
     def _start_attempt(self, record: ScenarioRecord) -> None:
         execute = contract.executor_module()
@@ -246,11 +259,15 @@ class Runner:
             keep_on_failure=self.options.keep_on_failure,
         )
         record.scenario_dir.mkdir(parents=True, exist_ok=True)
-        worker = self.pool.start(
-            record.name,
-            lambda: _attempt_in_worker(record, context, started),
-            log_path=record.scenario_dir / "worker.log",
-        )
+        log_path = record.scenario_dir / "worker.log"
+        spares = self.pool.spares
+        if spares:
+            worker = spares[0]
+            self.pool.assign(worker, record.name, (record, context, started), log_path=log_path)
+        else:
+            worker = self.pool.start(
+                record.name, lambda: _attempt_in_worker(record, context, started), log_path=log_path
+            )
         worker.data.update(
             kind="attempt",
             record=record,
@@ -305,6 +322,9 @@ class Runner:
         worker = finished.worker
         if worker.data["kind"] == "cleanup":
             self._on_cleanup_finished(finished)
+            return
+        if worker.data["kind"] == "spare":
+            logger.debug("spare worker %d exited unassigned", worker.pid)
             return
 
         record: ScenarioRecord = worker.data["record"]
@@ -434,6 +454,7 @@ class Runner:
     def _begin_interrupt(self) -> None:
         self.stopping = "interrupt"
         self.interrupt_deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        self.pool.release_spares()
         running = self._attempt_workers()
         self.progress.note(
             f"interrupted: stopping {len(running)} running scenarios (cleanup takes up to "
@@ -449,6 +470,7 @@ class Runner:
         """Second signal: kill every worker session now; clean the run up in the background."""
         self.forced = True
         self.stopping = "interrupt"
+        self.pool.release_spares()
         self.progress.note("interrupted again: killing running scenarios now")
         for skip in self.queue.drain(Status.INTERRUPTED, "not started: run interrupted"):
             self._record_skip(skip)

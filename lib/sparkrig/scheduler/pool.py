@@ -7,6 +7,13 @@ parent. It resets the parent's signal handling, runs the target, writes the
 pickled return value to its pipe and leaves with `os._exit`, skipping the
 parent's atexit handlers and buffered output.
 
+Forking a parent that has imported the whole rig takes milliseconds, and a
+fork done when a slot frees delays that scenario's start by as much. So the
+runner can keep *spare* workers: `start_spare` forks a worker that waits on a
+command pipe, and `assign` hands it one attempt (pickled) when a slot frees.
+The fork then happens while the parent is otherwise idle. A spare that is
+released unassigned (`release_spares`) exits without a payload.
+
 The parent never polls: `wait` blocks in one `selectors` call on the read end
 of every worker's pipe plus any extra descriptors (the runner's signal wake-up
 pipe) until data arrives, a pipe reaches end-of-file (the worker exited or
@@ -77,6 +84,7 @@ class WorkerPool:
         self._workers: dict[int, Worker] = {}  # by read fd
         self._extra_fds: set[int] = set()
         self._child_close: set[int] = set()
+        self._commands: dict[int, int] = {}  # spare worker pid -> write end of its command pipe
 
     def __len__(self) -> int:
         return len(self._workers)
@@ -116,7 +124,58 @@ class WorkerPool:
         logger.debug("started worker %d for %s", pid, key)
         return worker
 
-    def _run_child(self, write_fd: int, target: Callable[[], Any], log_path: Path | None) -> None:
+    @property
+    def spares(self) -> list[Worker]:
+        return [worker for worker in self._workers.values() if worker.pid in self._commands]
+
+    def start_spare(self, serve: Callable[[Any], Any]) -> Worker:
+        """Fork a worker that waits for `assign` and then returns `serve(job)`."""
+        command_read, command_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            os.close(command_write)
+            self._run_child(write_fd, serve, None, command_fd=command_read)
+        os.close(write_fd)
+        os.close(command_read)
+        os.set_blocking(read_fd, False)
+        worker = Worker(pid=pid, key="spare", fd=read_fd, started=time.monotonic())
+        self._workers[read_fd] = worker
+        self._commands[pid] = command_write
+        self._selector.register(read_fd, selectors.EVENT_READ)
+        return worker
+
+    def assign(self, worker: Worker, key: str, job: Any, *, log_path: Path | None = None) -> None:
+        """Send a spare worker its job; it starts at once."""
+        command_fd = self._commands.pop(worker.pid)
+        message = pickle.dumps((log_path, job), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            view = memoryview(message)
+            while view:
+                view = view[os.write(command_fd, view) :]
+        finally:
+            os.close(command_fd)
+        worker.key = key
+        worker.started = time.monotonic()
+        logger.debug("assigned %s to worker %d", key, worker.pid)
+
+    def release_spares(self) -> None:
+        """Close the command pipes of unassigned spares, so they exit."""
+        for command_fd in self._commands.values():
+            os.close(command_fd)
+        self._commands.clear()
+
+    def _run_child(
+        self,
+        write_fd: int,
+        target: Callable[..., Any],
+        log_path: Path | None,
+        *,
+        command_fd: int | None = None,
+    ) -> None:
         code = 0
         try:
             os.setsid()
@@ -124,10 +183,20 @@ class WorkerPool:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
                 signal.signal(signum, signal.SIG_DFL)
             self._selector.close()
-            for fd in [*self._workers, *self._extra_fds, *self._child_close]:
+            inherited = [*self._workers, *self._extra_fds, *self._child_close]
+            for fd in [*inherited, *self._commands.values()]:
                 os.close(fd)
-            _redirect_stdio(log_path)
-            payload = pickle.dumps(target(), protocol=pickle.HIGHEST_PROTOCOL)
+            if command_fd is None:
+                _redirect_stdio(log_path)
+                result = target()
+            else:
+                command = _read_all(command_fd)
+                if not command:  # released unassigned
+                    return
+                log_path, job = pickle.loads(command)
+                _redirect_stdio(log_path)
+                result = target(job)
+            payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             view = memoryview(payload)
             while view:
                 written = os.write(write_fd, view)
@@ -178,6 +247,9 @@ class WorkerPool:
         self._selector.unregister(worker.fd)
         del self._workers[worker.fd]
         os.close(worker.fd)
+        command_fd = self._commands.pop(worker.pid, None)
+        if command_fd is not None:  # a spare that died before its assignment
+            os.close(command_fd)
         _, status = os.waitpid(worker.pid, 0)
         payload = None
         if worker.buffer:
@@ -199,7 +271,17 @@ class WorkerPool:
             logger.debug("worker %d already gone", worker.pid)
 
     def close(self) -> None:
+        self.release_spares()
         self._selector.close()
+
+
+def _read_all(fd: int) -> bytes:
+    """Read a blocking pipe until end-of-file."""
+    chunks = []
+    while chunk := os.read(fd, READ_CHUNK):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def _redirect_stdio(log_path: Path | None) -> None:

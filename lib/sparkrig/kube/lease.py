@@ -121,6 +121,12 @@ def managed_selector(*, run_id: str | None = None, scenario: str | None = None) 
     return ",".join(parts)
 
 
+def _memory_quantity(size: int) -> str:
+    """Return `size` bytes as a Kubernetes quantity, in Mi where it divides evenly."""
+    mebibyte = 1024 * 1024
+    return f"{size // mebibyte}Mi" if size % mebibyte == 0 else str(size)
+
+
 def _default_request(total: int, pods: int, default: int) -> int:
     if not total:
         return default
@@ -136,7 +142,7 @@ def resource_limit_objects(resources: Resources) -> list[dict[str, Any]]:
     if resources.cpu_millis:
         hard["requests.cpu"] = f"{resources.cpu_millis}m"
     if resources.memory_bytes:
-        hard["requests.memory"] = str(resources.memory_bytes)
+        hard["requests.memory"] = _memory_quantity(resources.memory_bytes)
     if resources.pods:
         hard["pods"] = str(resources.pods)
     objects: list[dict[str, Any]] = [{
@@ -156,7 +162,7 @@ def resource_limit_objects(resources: Resources) -> list[dict[str, Any]]:
             "metadata": {"name": LIMIT_RANGE_NAME},
             "spec": {"limits": [{
                 "type": "Container",
-                "defaultRequest": {"cpu": f"{cpu}m", "memory": str(memory)},
+                "defaultRequest": {"cpu": f"{cpu}m", "memory": _memory_quantity(memory)},
             }]},
         })
     return objects

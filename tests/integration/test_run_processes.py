@@ -1,0 +1,246 @@
+"""`sparkrig run` as a subprocess with script scenarios and no cluster (`--cluster none`).
+
+These check what the runner does to real processes: parallelism, timeouts that
+end a whole process tree, a worker killed mid-run, SIGINT, dependencies and
+invalid files. Each scenario that starts background processes tags their
+command lines with a unique marker, so the test can prove none survived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+RUN_TIMEOUT = 120  # seconds; every run here ends far sooner
+
+
+def write_script(folder: Path, name: str, body: str, meta: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.sh"
+    header = f"# @meta\n# name: {name}\n# tier: smoke\n{textwrap.dedent(meta)}# @endmeta\n"
+    path.write_text(f"#!/bin/bash\n{header}{textwrap.dedent(body)}", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def sparkrig(tmp_path: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sparkrig",
+        "run",
+        "--cluster",
+        "none",
+        "--scenarios",
+        str(tmp_path / "scenarios"),
+        "--results-dir",
+        str(tmp_path / "reports"),
+        *args,
+    ]
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        sparkrig(tmp_path, *args),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def results(tmp_path: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    return {item["name"]: item for item in data["scenarios"]}
+
+
+def processes_with(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in command and state != "Z":
+            found.append(f"{entry.name}: {command}")
+    return found
+
+
+def wait_until_gone(marker: str, limit: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + limit
+    while (left := processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def spans(marks: Path, names: list[str]) -> list[tuple[float, float]]:
+    return [
+        (float((marks / f"{n}.start").read_text()), float((marks / f"{n}.end").read_text()))
+        for n in names
+    ]
+
+
+def test_run_overlaps_at_most_max(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    names = [f"sleeper{index}" for index in range(8)]
+    for name in names:
+        write_script(
+            tmp_path / "scenarios",
+            name,
+            f"""
+            date +%s.%N > {marks}/{name}.start
+            sleep 3
+            date +%s.%N > {marks}/{name}.end
+        """,
+        )
+
+    started = time.monotonic()
+    completed = run(tmp_path, "--max", "4")
+    elapsed = time.monotonic() - started
+
+    assert completed.returncode == 0, completed.stderr
+    windows = spans(marks, names)
+    concurrency = [sum(1 for s, e in windows if s <= moment < e) for moment, _ in windows]
+    assert max(concurrency) <= 4
+    assert max(concurrency) >= 3
+    assert elapsed < 30  # about 6 s of sleeping plus start-up; generous for a loaded machine
+    assert all(item["status"] == "passed" for item in results(tmp_path).values())
+
+
+def test_run_timeout_ends_process_tree(tmp_path: Path) -> None:
+    marker = f"sparkrig-test-{uuid.uuid4().hex}"
+    write_script(
+        tmp_path / "scenarios",
+        "hangs",
+        f"""
+        bash -c 'sleep 300; : {marker}' &
+        bash -c 'sleep 300; : {marker}' &
+        sleep 300
+    """,
+        meta="# timeout: 2s\n",
+    )
+
+    completed = run(tmp_path)
+
+    assert completed.returncode == 1, completed.stderr
+    item = results(tmp_path)["hangs"]
+    assert item["status"] == "timed_out"
+    assert wait_until_gone(marker) == []
+
+
+def test_run_killed_worker_fails_only_it(tmp_path: Path) -> None:
+    marker = f"sparkrig-test-{uuid.uuid4().hex}"
+    write_script(
+        tmp_path / "scenarios",
+        "victim",
+        f"""
+        bash -c 'sleep 300; : {marker}' &
+        sleep 0.5
+        kill -9 $(ps -o sid= $$)
+        sleep 300
+    """,
+    )
+    for index in range(3):
+        write_script(tmp_path / "scenarios", f"bystander{index}", "sleep 1\n")
+
+    completed = run(tmp_path, "--max", "4")
+
+    assert completed.returncode == 1, completed.stderr
+    found = results(tmp_path)
+    assert found["victim"]["status"] == "error"
+    assert found["victim"]["reason"] == "worker died (signal 9)"
+    for index in range(3):
+        assert found[f"bystander{index}"]["status"] == "passed"
+    assert wait_until_gone(marker) == []
+
+
+def test_run_sigint_interrupts_and_records_all(tmp_path: Path) -> None:
+    marker = f"sparkrig-test-{uuid.uuid4().hex}"
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for index in range(10):
+        write_script(
+            tmp_path / "scenarios",
+            f"long{index}",
+            f"""
+            touch {marks}/long{index}
+            bash -c 'sleep 300; : {marker}' &
+            sleep 300
+        """,
+        )
+    process = subprocess.Popen(
+        sparkrig(tmp_path, "--max", "4"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(list(marks.iterdir())) == 4
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=100)
+
+    assert process.returncode == 130, stderr
+    found = results(tmp_path)
+    assert len(found) == 10
+    statuses = sorted(item["status"] for item in found.values())
+    assert statuses == ["interrupted"] * 10
+    queued = [item for item in found.values() if not item["attempts"]]
+    assert len(queued) == 6
+    assert all(item["reason"] == "not started: run interrupted" for item in queued)
+    assert wait_until_gone(marker) == []
+
+
+def test_run_failed_dependency_skips_dependant(tmp_path: Path) -> None:
+    write_script(tmp_path / "scenarios", "setup", "exit 1\n")
+    write_script(tmp_path / "scenarios", "after", "exit 0\n", meta="# depends_on: setup\n")
+
+    completed = run(tmp_path)
+
+    assert completed.returncode == 1
+    item = results(tmp_path)["after"]
+    assert item["status"] == "skipped"
+    assert item["reason"] == "dependency setup failed"
+    assert "skipped after" in completed.stdout
+
+
+def test_run_invalid_file_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "scenarios"
+    write_script(folder, "fine", "exit 0\n")
+    (folder / "broken.yaml").write_text(
+        "name: broken\ntier: smoke\ntimeout: forever\nsteps: [{test: {}}]\n"
+    )
+
+    completed = run(tmp_path)
+
+    assert completed.returncode == 2
+    assert f"{folder / 'broken.yaml'}: field 'timeout'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_run_plain_progress_lines(tmp_path: Path) -> None:
+    write_script(tmp_path / "scenarios", "quick", "exit 0\n")
+
+    completed = run(tmp_path)
+
+    lines = completed.stdout.splitlines()
+    assert any(line.endswith("start quick") for line in lines)
+    assert any(" passed quick " in line for line in lines)
+    run_id = os.readlink(tmp_path / "reports" / "latest")
+    assert lines[-1].endswith(f"results in {tmp_path / 'reports' / run_id}")

@@ -12,7 +12,7 @@
 #
 # Needs java (17 or later) and spark-submit from the pyspark package
 # (`pip install -e '.[spark]'`). Without them the scenario fails at once with a
-# message that says what to install, because the rig has no skip exit code for
+# message that names what to install, because the rig has no skip exit code for
 # scripts.
 #
 # spark-submit runs on this host and talks to the API server named in
@@ -96,7 +96,7 @@ cert_file="$(credential_file '.users[0].user.client-certificate' \
 key_file="$(credential_file '.users[0].user.client-key' \
     '.users[0].user.client-key-data' "$work/client.key")"
 # fabric8 7.1 (Spark 4.0's Kubernetes client) parses the client key as RSA
-# unless told otherwise, whatever the PEM header says, and the local cluster's
+# unless told otherwise, regardless of the PEM header, and the local cluster's
 # client key is EC. Its algorithm goes to fabric8 through
 # KUBERNETES_CERTS_CLIENT_KEY_ALGO, read from the traditional PEM header.
 key_algo=""

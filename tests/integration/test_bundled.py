@@ -6,7 +6,7 @@ results.json. The local cluster has no `containers` capability, so the e2e
 tier must come back skipped with that reason rather than failed.
 
 The `cluster` fixture does not expose its state folder, so the runner is
-pointed at it through SPARKRIG_STATE_DIR, the folder that holds the
+pointed at it through SPARKRIG_STATE_DIR, the folder that contains the
 kubeconfig; `cluster up` then finds the running cluster and reuses it.
 
 `spark-submit-driver-admitted` needs java and the pyspark package (the

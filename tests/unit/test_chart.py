@@ -1,10 +1,10 @@
 """Static checks of the reference chart `charts/spark` with real Helm, no cluster.
 
 Each preset is linted with `helm lint --strict` and rendered with
-`helm template`; every pod the chart renders (Deployments, StatefulSets, the
-`helm test` Pod, and the pod template that Spark's own driver and executor
-pods inherit) must pass the Pod Security "restricted" rules and set requests
-and limits. values.schema.json is checked twice: with Python's jsonschema
+`helm template`. Every pod the chart renders must pass the Pod Security
+"restricted" rules and set requests and limits: Deployments, StatefulSets and
+the `helm test` Pod. The pod template that Spark's own driver and executor
+pods inherit must pass the same security rules. values.schema.json is checked twice: with Python's jsonschema
 (fast, no Helm) and through Helm, which is what users hit.
 
 Tests that need Helm skip with a reason when neither the local cluster's

@@ -1,0 +1,156 @@
+"""`sparkrig run` as a subprocess against the local cluster (`--cluster existing`).
+
+The `cluster` fixture points KUBECONFIG and PATH (helm, kubectl) at the local
+cluster, and the subprocess inherits both. These tests check isolation and
+cleanup: every scenario in a namespace of its own, and no namespace of the run
+left afterwards, also when a worker is killed or the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkrig.cluster.base import ClusterInfo
+
+pytestmark = pytest.mark.integration
+
+RUN_TIMEOUT = 300  # seconds; namespace deletes on the local cluster take a few seconds each
+
+
+def write_yaml(folder: Path, name: str, command: str, *, timeout: str = "120s") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(
+        f"name: {name}\ntier: smoke\ntimeout: {timeout}\n"
+        f"resources: {{cpu: 100m, memory: 64Mi, pods: 2}}\n"
+        f"steps:\n  - run: {{command: {json.dumps(command)}, timeout: {timeout}}}\n",
+        encoding="utf-8",
+    )
+
+
+def sparkrig(tmp_path: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "sparkrig",
+        "run",
+        "--cluster",
+        "existing",
+        "--scenarios",
+        str(tmp_path / "scenarios"),
+        "--results-dir",
+        str(tmp_path / "reports"),
+        *args,
+    ]
+
+
+def results(tmp_path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (tmp_path / "reports" / "latest" / "results.json").read_text()
+    )
+    return data
+
+
+def run_namespaces(run_id: str) -> list[str]:
+    completed = subprocess.run(
+        ["kubectl", "get", "namespaces", "-l", f"sparkrig/run-id={run_id}", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return completed.stdout.split()
+
+
+def namespaces_left(run_id: str, limit: float = 60.0) -> list[str]:
+    """Return the run's namespaces still present after waiting up to `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while (left := run_namespaces(run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return left
+
+
+def test_run_unique_namespaces_cleaned(cluster: ClusterInfo, tmp_path: Path) -> None:
+    record = tmp_path / "namespaces"
+    for index in range(4):
+        write_yaml(
+            tmp_path / "scenarios",
+            f"ns{index}",
+            f"kubectl get namespace ${{NAMESPACE}} -o name && echo ${{NAMESPACE}} >> {record}",
+        )
+
+    completed = subprocess.run(
+        sparkrig(tmp_path, "--max", "4"),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    seen = record.read_text().split()
+    assert len(seen) == 4
+    assert len(set(seen)) == 4
+    run = results(tmp_path)
+    assert {item["attempts"][0]["namespace"] for item in run["scenarios"]} == set(seen)
+    assert namespaces_left(run["run_id"]) == []
+
+
+def test_run_killed_worker_namespace_removed(cluster: ClusterInfo, tmp_path: Path) -> None:
+    write_yaml(tmp_path / "scenarios", "victim", "sleep 1; kill -9 $(ps -o sid= $$); sleep 300")
+    write_yaml(tmp_path / "scenarios", "bystander", "sleep 2")
+
+    completed = subprocess.run(
+        sparkrig(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    run = results(tmp_path)
+    found = {item["name"]: item for item in run["scenarios"]}
+    assert found["victim"]["status"] == "error"
+    assert found["victim"]["reason"] == "worker died (signal 9)"
+    assert found["bystander"]["status"] == "passed"
+    assert namespaces_left(run["run_id"]) == []
+
+
+def test_run_sigint_removes_namespaces(cluster: ClusterInfo, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for index in range(6):
+        write_yaml(
+            tmp_path / "scenarios",
+            f"long{index}",
+            f"touch {marks}/long{index}; sleep 300",
+            timeout="5m",
+        )
+    process = subprocess.Popen(
+        sparkrig(tmp_path, "--max", "4"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(list(marks.iterdir())) == 4
+
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=150)
+
+    assert process.returncode == 130, stdout + stderr
+    run = results(tmp_path)
+    assert len(run["scenarios"]) == 6
+    assert all(item["status"] == "interrupted" for item in run["scenarios"])
+    assert namespaces_left(run["run_id"]) == []

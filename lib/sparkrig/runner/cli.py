@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_PARALLEL = 4
 MAX_PARALLEL_LIMIT = 256  # far above what one machine or cluster runs at once; catches typos
 MAX_RETRIES = 10
+LIST_WIDTH_OFF_TERMINAL = 200
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -255,7 +256,9 @@ def list_command(args: argparse.Namespace) -> int:
 
     table = Table(title=f"{len(rows)} scenarios in {args.scenarios}")
     for column in ("name", "tier", "tags", "expected", "requires", "depends on"):
-        table.add_column(column, justify="right" if column == "expected" else "left")
+        table.add_column(
+            column, justify="right" if column == "expected" else "left", no_wrap=column == "name"
+        )
     for row in rows:
         table.add_row(
             row["name"],
@@ -265,7 +268,8 @@ def list_command(args: argparse.Namespace) -> int:
             ", ".join(row["requires"]),
             ", ".join(row["depends_on"]),
         )
-    Console().print(table)
+    # Off a terminal rich assumes 80 columns; a pipe or CI log gets every column unwrapped.
+    Console(width=None if sys.stdout.isatty() else LIST_WIDTH_OFF_TERMINAL).print(table)
     return 0
 
 

@@ -4,8 +4,9 @@ Each preset is linted with `helm lint --strict` and rendered with
 `helm template`. Every pod the chart renders must pass the Pod Security
 "restricted" rules and set requests and limits: Deployments, StatefulSets and
 the `helm test` Pod. The pod template that Spark's own driver and executor
-pods inherit must pass the same security rules. values.schema.json is checked twice: with Python's jsonschema
-(fast, no Helm) and through Helm, which is what users hit.
+pods inherit must pass the same security rules. values.schema.json is checked
+twice: with Python's jsonschema (fast, no Helm) and through Helm, which is what
+users hit.
 
 Tests that need Helm skip with a reason when neither the local cluster's
 binary cache nor PATH has it.

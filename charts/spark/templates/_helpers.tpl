@@ -1,7 +1,6 @@
 {{/*
-Names and labels. Object names are cut at 63 characters, the DNS-1123 label
-limit, so "-connect" and similar suffixes stay inside it for a fullname of up
-to 52 characters.
+Names and labels. The fullname is cut at 52 characters so that suffixes such
+as "-connect" keep Service names within the 63-character DNS label limit.
 */}}
 {{- define "spark.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}

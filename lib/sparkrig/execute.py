@@ -384,7 +384,6 @@ def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
         else:
             attempt.fail(Status.ERROR, f"scenario {scenario.name!r} has steps, which need a "
                          "cluster; run it with --cluster local (or kind, existing)")
-        outcome = attempt.outcome()
-        write_log_line(log, f"attempt ended: {outcome.status}"
-                       + (f" ({outcome.reason})" if outcome.reason else ""))
-        return outcome
+        write_log_line(log, f"attempt ended: {attempt.status}"
+                       + (f" ({attempt.reason})" if attempt.reason else ""))
+        return attempt.outcome()

@@ -19,7 +19,7 @@ Failure reasons are one line naming the step number, its name and what failed,
 e.g. `step 3 wait deployment/x-connect: timed out after 120s; Available=False`.
 Output (commands, Helm, rig lines with timestamps) goes to `scenario_dir/output.log`.
 
-With `cluster=None` only script scenarios run, without namespace or Helm; that
+With `cluster=None` only script scenarios run, without namespace or Helm. That
 path makes no API calls and opens one file, because a benchmark measures the
 rig's overhead per scenario on it.
 """
@@ -360,7 +360,11 @@ class _Attempt:
 
 
 def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
-    """Run one attempt of `scenario` and return its outcome; never raises for scenario faults.
+    """Run one attempt of `scenario` and return its outcome.
+
+    Step failures, API and Helm errors and unexpected exceptions inside the
+    attempt become an outcome; only a failure to create `scenario_dir` or
+    `output.log` raises.
 
     See the module docstring for timing, interrupts and cleanup.
     """

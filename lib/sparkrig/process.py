@@ -51,7 +51,7 @@ CAPTURE_MAX_BYTES = 1 << 20  # the part of a command's output kept in memory for
 
 @dataclass(frozen=True)
 class CommandResult:
-    """How a command ended and what it wrote."""
+    """The exit status and captured output of a finished command."""
 
     argv: tuple[str, ...]
     exit_code: int | None  # None when the command was stopped at its deadline
@@ -134,8 +134,8 @@ def run_command(
     `timeout` is in seconds from now; when it passes, the group is stopped
     (SIGTERM, then SIGKILL after `grace`) and the result has `timed_out` set.
     `tick`, when given, is called every `tick_interval` seconds while the
-    command runs; an exception it raises stops the group and propagates, which
-    is how a watcher (for example of quota events) aborts a command early.
+    command runs. An exception it raises stops the group and propagates, so a
+    watcher (for example of quota events) can abort a command early.
     `log` must be opened for appending and reading (`"a+b"`), so the child's
     writes land at its end and can be read back.
     """

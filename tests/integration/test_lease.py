@@ -178,7 +178,7 @@ def test_name_conflicts_exhausted_raise_an_infrastructure_error(
         client.delete(f"/api/v1/namespaces/{taken}")
 
 
-def test_namespace_held_by_a_finalizer_is_reported_within_the_wait(
+def test_finalizer_held_namespace_is_reported(
     cluster: ClusterInfo, client: KubeClient
 ) -> None:
     lease = NamespaceLease(client, _scenario("held"), run_id=_run_id(), attempt=1)
@@ -203,7 +203,7 @@ def test_namespace_held_by_a_finalizer_is_reported_within_the_wait(
     assert final.removed
 
 
-def test_keep_on_failure_keeps_the_namespace_and_cleanup_leases_removes_it(
+def test_kept_namespace_is_removed_by_cleanup(
     cluster: ClusterInfo, client: KubeClient
 ) -> None:
     run_id = _run_id()
@@ -219,7 +219,7 @@ def test_keep_on_failure_keeps_the_namespace_and_cleanup_leases_removes_it(
     assert _namespace(client, lease.namespace) is None
 
 
-def test_cleanup_command_removes_a_run_and_says_when_nothing_is_left(
+def test_cleanup_command_removes_a_run(
     cluster: ClusterInfo, client: KubeClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_id = _run_id()

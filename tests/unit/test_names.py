@@ -100,7 +100,7 @@ def test_long_names_sharing_a_prefix_get_different_names() -> None:
     assert safe_dir_name(first + "x" * 100) != safe_dir_name(second + "x" * 100)
 
 
-def test_names_that_slug_alike_get_different_labels_and_folders() -> None:
+def test_similar_names_get_distinct_labels() -> None:
     pairs = [("Spark Smoke", "spark-smoke"), ("a/b", "a-b"), ("日本", "中国")]
     for left, right in pairs:
         assert scenario_label_value(left) != scenario_label_value(right)
@@ -133,7 +133,7 @@ def test_non_latin_names_keep_a_hash_based_name() -> None:
     assert namespace != namespace_name("中国語", when=WHEN, suffix="abcd")
 
 
-def test_cut_name_ends_in_a_hash_at_the_limit() -> None:
+def test_cut_name_fills_the_limit() -> None:
     namespace = namespace_name("y" * 200, when=WHEN, suffix="abcd")
     assert len(namespace) == NAMESPACE_MAX_LENGTH
     release = release_name("y" * 200, suffix="abcde")

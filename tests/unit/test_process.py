@@ -40,7 +40,7 @@ def _wait_gone(pid: int, limit: float = 10.0) -> bool:
     return False
 
 
-def test_output_goes_to_the_log_and_is_read_back(log: BinaryIO, tmp_path: Path) -> None:
+def test_output_is_logged_and_read_back(log: BinaryIO, tmp_path: Path) -> None:
     log.write(b"before\n")
     result = run_command(["sh", "-c", "echo out; echo err >&2; exit 3"], log=log, timeout=30)
     assert result.exit_code == 3
@@ -75,7 +75,7 @@ def test_timeout_ends_the_whole_group(log: BinaryIO, tmp_path: Path) -> None:
     assert _wait_gone(int(pidfile.read_text()))
 
 
-def test_a_child_ignoring_sigterm_is_killed_after_the_grace(log: BinaryIO, tmp_path: Path) -> None:
+def test_sigterm_ignoring_child_gets_sigkill(log: BinaryIO, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     script = f"trap '' TERM; echo $$ > {pidfile}; while :; do sleep 0.1; done"
     result = run_command(["sh", "-c", script], log=log, timeout=0.5, grace=0.5)
@@ -83,7 +83,7 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace(log: BinaryIO, tmp_p
     assert _wait_gone(int(pidfile.read_text()))
 
 
-def test_children_left_behind_by_a_finished_command_are_stopped(
+def test_leftover_children_are_stopped(
     log: BinaryIO, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "child.pid"
@@ -92,7 +92,7 @@ def test_children_left_behind_by_a_finished_command_are_stopped(
     assert _wait_gone(int(pidfile.read_text()))
 
 
-def test_an_exception_from_tick_stops_the_group(log: BinaryIO, tmp_path: Path) -> None:
+def test_tick_exception_stops_the_group(log: BinaryIO, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     calls = []
 

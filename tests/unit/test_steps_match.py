@@ -49,7 +49,7 @@ def test_every_placeholder_is_substituted() -> None:
     )
 
 
-def test_unknown_and_shell_variables_are_left_for_the_shell() -> None:
+def test_shell_variables_are_kept() -> None:
     assert substitute("$HOME ${HOME} ${NAMESPACE_X} $NAMESPACE", VALUES) == (
         "$HOME ${HOME} ${NAMESPACE_X} $NAMESPACE"
     )
@@ -66,7 +66,7 @@ def test_subset_of_a_mapping_matches() -> None:
     assert match_partial({"spec": {"type": "ClusterIP"}}, SERVICE) is None
 
 
-def test_list_items_match_in_any_order_ignoring_extra_live_items() -> None:
+def test_list_items_match_in_any_order() -> None:
     expected = {"spec": {"ports": [{"port": 4040}, {"name": "grpc", "port": 15002}]}}
     assert match_partial(expected, SERVICE) is None
 

@@ -7,8 +7,8 @@ Selection, by the labels and annotation that every lease puts on its namespace:
 - neither: the namespaces whose `sparkrig/expires-at` has passed, so a run
   still going on elsewhere against the same cluster keeps its namespaces.
 
-Prints one line per namespace and a total; with nothing to clean it says so
-and exits 0. It exits 3 when a namespace is still there after the bounded wait.
+Prints one line per namespace and a total. With nothing to clean, it prints
+`nothing to clean` and exits 0. It exits 3 when a namespace is still there after the bounded wait.
 The local cluster is never started just to be cleaned: when it is not
 running, there is nothing to clean.
 """
@@ -111,7 +111,11 @@ def _cleanup(args: argparse.Namespace) -> int:
     expired_only = not (args.run_id or args.all)
     names = select_namespaces(items, expired_only=expired_only, now=datetime.now(UTC))
     if not names:
-        scope = f"run {args.run_id}" if args.run_id else "sparkrig" if args.all else "expired"
+        scope = "expired"
+        if args.run_id:
+            scope = f"run {args.run_id}"
+        elif args.all:
+            scope = "sparkrig"
         print(f"nothing to clean: no {scope} namespaces on {cluster.provider} cluster "
               f"{cluster.server or ''}".rstrip())
         return int(ExitCode.OK)

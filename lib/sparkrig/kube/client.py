@@ -26,7 +26,7 @@ __all__ = ["API_TIMEOUT_SECONDS", "KubeApiError", "KubeClient", "namespaced_path
 
 logger = logging.getLogger(__name__)
 
-API_TIMEOUT_SECONDS = 15.0  # one request; the local API server answers in milliseconds
+API_TIMEOUT_SECONDS = 15.0  # one request; the local API server responds in milliseconds
 
 _CONTENT_TYPES = {
     "POST": "application/json",

@@ -10,9 +10,9 @@ What a person debugging a failed chart install looks at first:
 - `not-ready.yaml`: the full objects that are not ready (pods not Ready,
   deployments and statefulsets short of ready replicas, jobs that failed).
 
-Collection never raises, and stops starting new items once its time budget
-is spent; `collect_diagnostics` returns the files it wrote and a note per
-item that failed, which also goes into `errors.txt`.
+Collection catches every exception and starts no new item once its time
+budget is spent. `collect_diagnostics` returns the files it wrote and a note
+per item that failed, and writes those notes into `errors.txt`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 @dataclass
 class Diagnostics:
-    """What a collection wrote, and what it could not collect."""
+    """The files a collection wrote and the items it could not collect."""
 
     directory: Path
     files: list[Path] = field(default_factory=list)

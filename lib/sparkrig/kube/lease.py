@@ -14,9 +14,9 @@ A name conflict (HTTP 409) is retried with a new random suffix, at most
 
 When the scenario declares `resources`, the namespace gets a ResourceQuota on
 `requests.cpu`, `requests.memory` and `pods`, and a LimitRange whose
-`defaultRequest` gives containers without requests a share that fits: the
-smaller of 100m CPU / 128Mi memory and the quota divided by the pod count, so
-that as many default pods as the quota allows are admitted. No default limits
+`defaultRequest` gives containers without requests a share that fits. That
+share is the smaller of 100m CPU / 128Mi memory and the quota divided by the
+pod count, so as many default pods as the quota allows are admitted. No default limits
 are set, because a default limit below a chart's explicit request would reject
 the pod.
 
@@ -170,18 +170,18 @@ def resource_limit_objects(resources: Resources) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class CleanupReport:
-    """What happened to one namespace on release or cleanup."""
+    """The outcome of releasing or cleaning up one namespace."""
 
     namespace: str
     removed: bool  # gone from the API server within the wait
     kept: bool = False  # left in place on purpose (keep-on-failure)
-    detail: str = ""  # one line: what holds a namespace that is still there
+    detail: str = ""  # one line: what blocks the deletion of a namespace still there
     finalizers: tuple[str, ...] = ()
     errors: tuple[str, ...] = field(default=())
 
 
 def _namespace_blockers(client: KubeClient, namespace: str) -> tuple[str, tuple[str, ...]]:
-    """Describe what holds a Terminating namespace: (one line, the finalizers)."""
+    """Describe what blocks a Terminating namespace: (one line, the finalizers)."""
     finalizers: list[str] = []
     notes: list[str] = []
     try:
@@ -215,7 +215,7 @@ def _namespace_blockers(client: KubeClient, namespace: str) -> tuple[str, tuple[
 def wait_namespace_gone(
     client: KubeClient, namespace: str, *, timeout: float
 ) -> CleanupReport:
-    """Wait up to `timeout` seconds for `namespace` to disappear; report what holds it if not."""
+    """Wait up to `timeout` seconds for `namespace` to disappear; report what blocks it if not."""
     deadline = time.monotonic() + max(timeout, 0.0)
     while True:
         try:
@@ -347,7 +347,7 @@ class NamespaceLease:
     ) -> CleanupReport:
         """Uninstall the release, delete the namespace and wait for it, within `timeout` seconds.
 
-        With `keep`, nothing is removed and the report says how to inspect the
+        With `keep`, nothing is removed and the report gives the command to inspect the
         namespace. Never raises for API or Helm failures: they go into the report.
         """
         if not self.created:

@@ -130,7 +130,9 @@ def jsonpath_values(obj: Any, expression: str) -> list[Any]:
             )
         position = token.end()
         field_name, index, single, double = token.groups()
-        key = field_name if field_name is not None else single if single is not None else double
+        key = field_name
+        if key is None:
+            key = single if single is not None else double
         following: list[Any] = []
         for value in current:
             if key is not None and isinstance(value, Mapping) and key in value:

@@ -1,9 +1,9 @@
 """Kubernetes-safe names for a scenario's namespace, release, labels and folder.
 
 A scenario name is free text (`Spark_3.5.7 Smoke/Connect`, unicode, 200
-characters), but a namespace must be a DNS-1123 label (at most 63 characters of
-`[a-z0-9-]`, starting and ending with an alphanumeric), a Helm release name at
-most 53 characters of the same alphabet, and a label value at most 63
+characters). A namespace must be a DNS-1123 label: at most 63 characters of
+`[a-z0-9-]`, starting and ending with an alphanumeric. A Helm release name has
+the same alphabet and at most 53 characters. A label value has at most 63
 characters of `[A-Za-z0-9._-]`, starting and ending with an alphanumeric.
 
 Every name starts from a *slug*: the name transliterated to ASCII (NFKD, accents
@@ -123,7 +123,7 @@ def release_name(scenario: str, *, suffix: str | None = None) -> str:
 def label_value(value: str) -> str:
     """Return `value` as a valid label value, with a hash appended when it had to change.
 
-    A value that is already valid is kept as it is; any other value is
+    A value that is already valid is kept as it is. Any other value is
     sanitized and gets a hash of the original, so distinct inputs stay distinct.
     """
     if is_label_value(value):

@@ -70,7 +70,7 @@ def _parse_resource_list(group_version: str, data: dict[str, Any]) -> list[Resou
 
 
 class ResourceResolver:
-    """Resolves resource type names against the API server's discovery, caching the answers."""
+    """Resolves resource type names against the API server's discovery, caching the results."""
 
     def __init__(self, client: KubeClient) -> None:
         self._client = client

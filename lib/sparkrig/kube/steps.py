@@ -103,7 +103,7 @@ class QuotaWatch:
 
 @dataclass
 class StepContext:
-    """What every step of one attempt shares."""
+    """The state and clients that every step of one attempt shares."""
 
     scenario: Scenario
     namespace: str

@@ -184,7 +184,9 @@ class LiveProgress:
 
     def close(self, run: RunResult, run_dir: str) -> None:
         self.live.stop()
-        self.console.print(f"run {run.run_id}: {summary_line(run)}; results in {run_dir}")
+        self.console.print(
+            f"run {run.run_id}: {summary_line(run)}; results in {run_dir}", highlight=False
+        )
 
 
 def make_progress() -> Progress:

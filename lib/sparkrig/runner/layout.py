@@ -1,4 +1,4 @@
-"""Where a run's results go: run ids, the run folder and the `latest` link.
+"""Run ids and the paths of a run's results: the run folder and the `latest` link.
 
 ```
 <results-dir>/<run_id>/results.json              the run (written at the end)

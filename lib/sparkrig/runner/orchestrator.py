@@ -1,9 +1,9 @@
 """Run the planned scenarios: forked workers, bounded parallelism, timeouts, signals, results.
 
 One loop in the parent does everything, and it blocks in one place: the
-worker pool's `wait`, which returns when a worker ends, when a signal arrives
-(the handler only counts it; `signal.set_wakeup_fd` wakes the wait), or when
-the next deadline comes. After each wake-up the loop records what ended,
+worker pool's `wait`. The wait returns when a worker ends, when a signal
+arrives (the handler only counts it, and `signal.set_wakeup_fd` wakes the
+wait), or when the next deadline comes. After each wake-up the loop records what ended,
 starts what the scheduler allows up to `--max`, and enforces deadlines:
 
 - A worker enforces its scenario's timeout itself and then cleans up within

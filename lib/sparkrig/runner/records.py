@@ -49,7 +49,7 @@ class OutcomeFields(Protocol):
 
 @dataclass
 class ScenarioRecord:
-    """Everything the runner knows about one scenario of the run."""
+    """The runner's state of one scenario: its attempts, status, reason and timings."""
 
     scenario: Scenario
     run_dir: Path

@@ -4,7 +4,7 @@
 `resources` or one step) and a dotted prefix such as `steps[2].wait`. Each
 getter checks the type of one key and raises `ScenarioError` naming the file,
 the full field path and what is expected; `reject_unknown` lists the keys that
-nobody read, so a typo such as `timout` is an error, not a silent default.
+no getter read, so a typo such as `timout` is an error, not a silent default.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Validate the steps of a YAML scenario, kind by kind.
 
-A step is a mapping with one key, the step kind, whose value holds the step's
+A step is a mapping with one key, the step kind, whose value contains the step's
 fields (docs/scenarios.md lists them). Every kind takes `name` and `timeout`;
 the other fields are checked here and stored in `Step.options` with their
 defaults filled in, so the executor reads `options["wait"]` without guessing:

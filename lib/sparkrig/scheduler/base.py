@@ -1,10 +1,10 @@
 """The scheduler's interface: which scenario starts next, and what a finished one frees.
 
 The runner owns the worker processes and the parallelism bound (`--max`); a
-`Scheduler` owns the order. The runner asks `next_to_start()` whenever a slot
-is free, and reports every end through `finish()`, which returns the scenarios
-that can no longer run because of it (dependants of a scenario that did not
-pass). Strategies live in their own modules: `ordering` (longest expected
+`Scheduler` owns the order. The runner calls `next_to_start()` whenever a slot
+is free and reports every end through `finish()`. `finish()` returns the
+scenarios that can no longer run because of that end (dependants of a scenario
+that did not pass). Strategies live in their own modules: `ordering` (longest expected
 first), `sharding` (`--shard i/N`), `admission` (resource budget) and `queue`
 (the dependency-aware implementation of this Protocol).
 """
@@ -44,7 +44,7 @@ class Admission(Protocol):
 
 
 class Scheduler(Protocol):
-    """Which scenario starts next; see the module docstring for the protocol."""
+    """The order of a run's scenarios, as the module docstring describes."""
 
     @property
     def has_pending(self) -> bool:

@@ -14,11 +14,12 @@ command pipe, and `assign` hands it one attempt (pickled) when a slot frees.
 The fork then happens while the parent is otherwise idle. A spare that is
 released unassigned (`release_spares`) exits without a payload.
 
-The parent never polls: `wait` blocks in one `selectors` call on the read end
-of every worker's pipe plus any extra descriptors (the runner's signal wake-up
-pipe) until data arrives, a pipe reaches end-of-file (the worker exited or
-died) or the timeout passes. The payload and the exit status (`os.waitpid`)
-together tell a worker that returned from one that was killed.
+The parent never polls. `wait` blocks in one `selectors` call on the read end
+of every worker's pipe and on any extra descriptors (the runner's signal
+wake-up pipe). It returns when data arrives, when a pipe reaches end-of-file
+(the worker exited or died) or when the timeout passes. The payload and the
+exit status (`os.waitpid`) together tell a worker that returned from one that
+was killed.
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ apt_packages=(git openssl)
 if $dev; then
     apt_packages+=(parallel chromium shellcheck)
 fi
+# spark-submit (pyspark) in the bundled security scenarios needs Java 17 or newer.
+if ! command -v java >/dev/null 2>&1; then
+    apt_packages+=(openjdk-17-jre-headless)
+fi
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -44,8 +48,9 @@ if [[ ! -x .venv/bin/python ]]; then
     echo "setup: creating .venv"
     python3 -m venv .venv
 fi
-extras=""
-$dev && extras="[dev]"
+# The spark extra brings pyspark's spark-submit, which a bundled scenario uses.
+extras="[spark]"
+$dev && extras="[dev,spark]"
 echo "setup: installing sparkrig${extras} into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
 

@@ -16,15 +16,19 @@ report writing, which is what a user waits for.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.peers import (
     BenchToolError,
+    TimedRun,
     missing_peers,
     parallel_command,
     run_timed,
@@ -33,10 +37,12 @@ from bench.peers import (
     xargs_command,
 )
 from bench.schedule import (
+    Phases,
     Summary,
     list_schedule_makespan,
     longest_first,
     lower_bound,
+    phases,
     ratio,
     summarize,
 )
@@ -68,6 +74,7 @@ class ToolCommand:
     name: str
     command: list[str]
     stdin_path: Path | None = None
+    results_dir: Path | None = None  # sparkrig's, to read each run's results.json
 
 
 def sparkrig_unavailable_reason() -> str | None:
@@ -88,8 +95,9 @@ def _tool_commands(
     file_list = write_file_list(paths, work / "files.txt")
     tools: list[ToolCommand] = []
     if sparkrig_ok:
-        command = sparkrig_command(scenarios, parallelism, work / "results")
-        tools.append(ToolCommand(SPARKRIG, command))
+        results_dir = work / "results"
+        command = sparkrig_command(scenarios, parallelism, results_dir)
+        tools.append(ToolCommand(SPARKRIG, command, results_dir=results_dir))
     missing = missing_peers()
     if "GNU parallel" not in missing:
         tools.append(ToolCommand("GNU parallel", parallel_command(parallelism), file_list))
@@ -98,12 +106,54 @@ def _tool_commands(
     return tools
 
 
+def run_phases(results_dir: Path, timed: TimedRun, work: Mapping[str, float]) -> Phases:
+    """Read the latest run's results.json and split the run into its phases."""
+    data = json.loads((results_dir / "latest" / "results.json").read_text(encoding="utf-8"))
+    scenarios = data["scenarios"]
+    return phases(
+        launched=timed.launched_at,
+        exited=timed.exited_at,
+        starts=[_epoch(item["started_at"]) for item in scenarios],
+        ends=[_epoch(item["ended_at"]) for item in scenarios],
+        recorded=[float(item["duration"]) for item in scenarios],
+        work=[work[item["name"]] for item in scenarios],
+    )
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def phases_note(label: str, runs: Sequence[Phases], bound: float) -> str:
+    """Describe the median phases of sparkrig's measured runs in one sentence."""
+    startup = statistics.median([run.startup for run in runs])
+    schedule = statistics.median([run.schedule for run in runs])
+    finish = statistics.median([run.finish for run in runs])
+    per_job_ms = statistics.median([run.per_job for run in runs]) * 1000
+    return (
+        f"sparkrig's time in the {label} measure, median of {len(runs)} runs from its "
+        f"results.json: start-up to the first scenario {startup:.2f} s, first start to last "
+        f"end {schedule:.2f} s (lower bound {bound:.2f} s), last end to exit {finish:.2f} s. "
+        f"Each scenario's recorded duration exceeded its sleep by {per_job_ms:.0f} ms on average."
+    )
+
+
 def time_tools(
-    tools: Sequence[ToolCommand], *, work: Path, repeats: int, timeout: float
-) -> dict[str, Summary | str]:
-    """Run every tool `repeats` times in rotating order; return a summary or an error per tool."""
+    tools: Sequence[ToolCommand],
+    *,
+    work: Path,
+    repeats: int,
+    timeout: float,
+    durations: Mapping[str, float] | None = None,
+) -> tuple[dict[str, Summary | str], list[Phases]]:
+    """Run every tool `repeats` times in rotating order.
+
+    Returns a summary or an error per tool, and the phases of each sparkrig run
+    when `durations` (seconds of work by scenario name) is given.
+    """
     samples: dict[str, list[float]] = {tool.name: [] for tool in tools}
     errors: dict[str, str] = {}
+    sparkrig_phases: list[Phases] = []
     for repeat in range(repeats):
         shift = repeat % max(len(tools), 1)
         for tool in [*tools[shift:], *tools[:shift]]:
@@ -119,10 +169,16 @@ def time_tools(
                 continue
             logger.info("%s run %d: %.3f s", tool.name, repeat + 1, timed.seconds)
             samples[tool.name].append(timed.seconds)
+            if tool.results_dir is not None and durations is not None:
+                try:
+                    sparkrig_phases.append(run_phases(tool.results_dir, timed, durations))
+                except (OSError, KeyError, ValueError) as exc:
+                    logger.warning("cannot read the phases of sparkrig run %d from %s: %s",
+                                   repeat + 1, tool.results_dir, exc)
     results: dict[str, Summary | str] = {}
     for tool in tools:
         results[tool.name] = errors.get(tool.name) or summarize(samples[tool.name])
-    return results
+    return results, sparkrig_phases
 
 
 def _cell(result: Summary | str | None) -> str:
@@ -159,14 +215,19 @@ def measure_overhead(
     parallelism: int,
     repeats: int,
     sparkrig_reason: str | None,
-) -> Row:
-    """Time `count` jobs of `sleep seconds` at `parallelism` through every tool."""
+) -> tuple[Row, str | None]:
+    """Time `count` jobs of `sleep seconds` at `parallelism` through every tool.
+
+    Returns the row and a note on sparkrig's phases (None when it did not run).
+    """
     durations = constant_durations(count, seconds)
     scenarios = work / "scenarios"
     paths = write_scenarios(scenarios, durations, "bench-overhead")
     ideal = lower_bound(durations, parallelism)
     tools = _tool_commands(work, scenarios, paths, parallelism, sparkrig_reason is None)
-    results = time_tools(tools, work=work, repeats=repeats, timeout=ideal * 10 + 60)
+    work_by_name = {path.stem: seconds for path, seconds in zip(paths, durations, strict=True)}
+    results, runs = time_tools(tools, work=work, repeats=repeats, timeout=ideal * 10 + 60,
+                               durations=work_by_name)
 
     sparkrig_result = results.get(SPARKRIG)
     goal = f"<= {OVERHEAD_GOAL} x ideal and <= xargs -P"
@@ -176,7 +237,7 @@ def measure_overhead(
             not isinstance(xargs_result, Summary) or sparkrig_result.median <= xargs_result.median
         )
         goal += ": met" if met else ": missed"
-    return Row(
+    row = Row(
         measure=f"scheduler overhead: {count} x sleep {seconds} s at {parallelism} at once",
         sparkrig=_sparkrig_cell(sparkrig_result, sparkrig_reason),
         peers=_peers_cell(results, missing_peers()),
@@ -184,6 +245,7 @@ def measure_overhead(
         ratio=_ratio_cell(results, ideal),
         goal=goal,
     )
+    return row, phases_note("overhead", runs, ideal) if runs else None
 
 
 def skewed_workload(count: int, parallelism: int, target_bound: float) -> list[float]:
@@ -198,16 +260,18 @@ def measure_skewed(
     parallelism: int,
     repeats: int,
     sparkrig_reason: str | None,
-) -> tuple[Row, str]:
+) -> tuple[Row, list[str]]:
     """Time Pareto-distributed jobs at `parallelism`.
 
-    Returns the row and a note with the simulated FIFO and longest-first makespans.
+    Returns the row and notes: the simulated FIFO and longest-first makespans,
+    and sparkrig's phases when it ran.
     """
     durations = skewed_workload(count, parallelism, target_bound)
     scenarios = work / "scenarios"
     paths = write_scenarios(scenarios, durations, "bench-skewed")
     bound = lower_bound(durations, parallelism)
     tools = _tool_commands(work, scenarios, paths, parallelism, sparkrig_reason is None)
+    work_by_name = {path.stem: seconds for path, seconds in zip(paths, durations, strict=True)}
     timeout = sum(durations) + 120
 
     seed_error = None
@@ -220,7 +284,8 @@ def measure_skewed(
         except BenchToolError as exc:
             seed_error = f"seed run failed: {str(exc).splitlines()[0]}"
             tools = tools[1:]
-    results = time_tools(tools, work=work, repeats=repeats, timeout=timeout)
+    results, runs = time_tools(tools, work=work, repeats=repeats, timeout=timeout,
+                               durations=work_by_name)
     if seed_error:
         results[SPARKRIG] = seed_error
 
@@ -241,8 +306,10 @@ def measure_skewed(
         ratio=_ratio_cell(results, bound),
         goal=goal,
     )
-    note = (
+    notes = [
         f"Skewed workload, simulated with zero overhead: FIFO in file order {fifo:.2f} s, "
         f"longest first {lpt:.2f} s, lower bound {bound:.2f} s."
-    )
-    return row, note
+    ]
+    if runs:
+        notes.append(phases_note("skewed", runs, bound))
+    return row, notes

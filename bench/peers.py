@@ -63,10 +63,16 @@ class BenchToolError(RuntimeError):
 
 @dataclass(frozen=True)
 class TimedRun:
-    """Wall-clock time of one run from start to exit, and its memory peak when sampled."""
+    """Wall-clock time of one run from start to exit, and its memory peak when sampled.
+
+    `launched_at` and `exited_at` are epoch seconds (`time.time()`), for lining
+    the run up with the timestamps a tool records.
+    """
 
     seconds: float
     peak: TreePeak | None = None
+    launched_at: float = 0.0
+    exited_at: float = 0.0
 
 
 def missing_peers() -> dict[str, str]:
@@ -126,6 +132,7 @@ def run_timed(
     log = log_path.open("wb")
     sampler: RssSampler | None = None
     try:
+        launched_at = time.time()
         started = time.perf_counter()
         process = subprocess.Popen(
             list(command), stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
@@ -142,6 +149,7 @@ def run_timed(
                 f"{label} timed out after {timeout:.0f} s (the benchmark's limit for this run)"
             ) from None
         elapsed = time.perf_counter() - started
+        exited_at = time.time()
     finally:
         peak = sampler.stop() if sampler else None
         stdin.close()
@@ -152,7 +160,7 @@ def run_timed(
         logger.info("%s exited with %d; last output:\n%s", label, exit_code, tail)
         last_line = tail.splitlines()[-1] if tail else "no output"
         raise BenchToolError(f"{label} exited with {exit_code}: {last_line}")
-    return TimedRun(elapsed, peak)
+    return TimedRun(elapsed, peak, launched_at, exited_at)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

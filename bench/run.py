@@ -129,9 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(f"sparkrig was not measured: {sparkrig_reason}.")
 
     steps: dict[str, Callable[[Path], list[Row]]] = {
-        "overhead": lambda work: [measure_overhead(
-            work, count=plan.overhead_count, seconds=OVERHEAD_SECONDS,
-            parallelism=OVERHEAD_PARALLELISM, repeats=repeats, sparkrig_reason=sparkrig_reason)],
+        "overhead": lambda work: _overhead(work, plan, repeats, sparkrig_reason, notes),
         "skewed": lambda work: _skewed(work, plan, repeats, sparkrig_reason, notes),
         "lifecycle": lambda work: _lifecycle(work, plan, args.repeats, notes),
         "reports": lambda work: [measure_reports(work, count=plan.report_count, repeats=repeats)],
@@ -162,12 +160,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _overhead(work: Path, plan: Plan, repeats: int, sparkrig_reason: str | None,
+              notes: list[str]) -> list[Row]:
+    row, note = measure_overhead(
+        work, count=plan.overhead_count, seconds=OVERHEAD_SECONDS,
+        parallelism=OVERHEAD_PARALLELISM, repeats=repeats, sparkrig_reason=sparkrig_reason)
+    if note:
+        notes.append(note)
+    return [row]
+
+
 def _skewed(work: Path, plan: Plan, repeats: int, sparkrig_reason: str | None,
             notes: list[str]) -> list[Row]:
-    row, note = measure_skewed(
+    row, skewed_notes = measure_skewed(
         work, count=plan.skewed_count, target_bound=plan.skewed_bound,
         parallelism=SKEWED_PARALLELISM, repeats=repeats, sparkrig_reason=sparkrig_reason)
-    notes.append(note)
+    notes.extend(skewed_notes)
     return [row]
 
 

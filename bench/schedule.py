@@ -7,6 +7,9 @@ module computes that bound and simulates greedy list scheduling (each job
 starts on the first slot that frees up, in the given order). The simulation
 predicts what a FIFO peer gets from the files' natural order and what a
 longest-first scheduler gets from the same jobs sorted by duration.
+
+`phases` splits a measured run into start-up, scheduling and finish, so the
+table can say where time above the lower bound went.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "Phases",
     "Summary",
     "lower_bound",
+    "phases",
     "list_schedule_makespan",
     "longest_first",
     "ratio",
@@ -87,4 +92,45 @@ def summarize(samples: Sequence[float]) -> Summary:
         minimum=min(samples),
         maximum=max(samples),
         count=len(samples),
+    )
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Where one run's wall-clock time went, in seconds.
+
+    `startup` runs from launching the command to the first job's start,
+    `schedule` from the first job's start to the last job's end, and `finish`
+    from the last job's end to the command's exit (reports, history).
+    `per_job` is the mean of each job's recorded duration minus its own work.
+    """
+
+    startup: float
+    schedule: float
+    finish: float
+    per_job: float
+
+
+def phases(
+    *,
+    launched: float,
+    exited: float,
+    starts: Sequence[float],
+    ends: Sequence[float],
+    recorded: Sequence[float],
+    work: Sequence[float],
+) -> Phases:
+    """Split a run into start-up, scheduling and finish, from epoch-second timestamps."""
+    if not starts or not ends:
+        raise ValueError("phases needs the start and end of at least one job")
+    if len(recorded) != len(work):
+        raise ValueError(f"got {len(recorded)} recorded durations for {len(work)} jobs")
+    first_start = min(starts)
+    last_end = max(ends)
+    extra = [measured - own for measured, own in zip(recorded, work, strict=True)]
+    return Phases(
+        startup=first_start - launched,
+        schedule=last_end - first_start,
+        finish=exited - last_end,
+        per_job=statistics.fmean(extra) if extra else 0.0,
     )

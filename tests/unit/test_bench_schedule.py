@@ -15,6 +15,7 @@ from bench.schedule import (  # noqa: E402 - needs the path above
     list_schedule_makespan,
     longest_first,
     lower_bound,
+    phases,
     ratio,
     summarize,
 )
@@ -95,3 +96,23 @@ def test_summary_format_shows_range() -> None:
 
 def test_summary_format_single_sample_has_no_range() -> None:
     assert summarize([0.25]).format(unit="ms", digits=1) == "0.2 ms"
+
+
+def test_phases_split_run() -> None:
+    result = phases(launched=100.0, exited=107.5, starts=[100.8, 101.0], ends=[106.0, 106.9],
+                    recorded=[0.25, 0.27], work=[0.2, 0.2])
+    assert result.startup == pytest.approx(0.8)
+    assert result.schedule == pytest.approx(6.1)
+    assert result.finish == pytest.approx(0.6)
+    assert result.per_job == pytest.approx(0.06)
+
+
+def test_phases_rejects_no_jobs() -> None:
+    with pytest.raises(ValueError, match="at least one job"):
+        phases(launched=0.0, exited=1.0, starts=[], ends=[], recorded=[], work=[])
+
+
+def test_phases_rejects_length_mismatch() -> None:
+    with pytest.raises(ValueError, match="2 recorded durations for 1 jobs"):
+        phases(launched=0.0, exited=1.0, starts=[0.1], ends=[0.2], recorded=[0.1, 0.1],
+               work=[0.1])

@@ -1,20 +1,27 @@
 """The embedded local cluster: a real control plane on loopback with KWOK nodes.
 
-`up` starts, in order, etcd, kube-apiserver, then kube-controller-manager,
-kube-scheduler and KWOK together, each as a detached process (see
-`processes`), waiting for each stage to pass its health check before the
-next. It then registers the KWOK nodes and returns once they are Ready and the
-`default` service account exists, which is the point where a Pod can be
-created and scheduled. Everything runs on 127.0.0.1 with ports picked free at
-start time, and every file lives in the state folder (see `state`).
+`up` starts, in order, etcd, the egress proxy, kube-apiserver, then
+kube-controller-manager, kube-scheduler and KWOK together, each as a detached
+process (see `processes`), waiting for each stage to pass its health check
+before the next. It then registers the KWOK nodes, waits until they are Ready
+and the `default` service account exists, and creates the default
+StorageClass and the admission policies (see `bootstrap`). From then on a
+Pod can be created and scheduled. Everything runs on 127.0.0.1 with ports
+picked free at start time, and every file lives in the state folder (see
+`state`).
 
 What is simulated: KWOK plays the kubelet. It marks pods Running and Ready,
 ends pods whose restartPolicy is Never or OnFailure with exit code 0, and
-removes deleted pods; no container runs. Pod IPs come from a loopback range
-and Service ClusterIPs from another one, so nothing the API server dials for
-a webhook or a proxy request ever leaves the machine. The price is that the
-API server rejects loopback addresses in EndpointSlices, so Services have no
-endpoints.
+removes deleted pods; no container runs.
+
+Addresses: pod IPs (10.244.0.0/16) and Service ClusterIPs (10.96.0.0/16)
+are outside loopback, because the API server rejects loopback addresses in
+EndpointSlices and Services would get no endpoints. No process serves these
+addresses, and of the cluster's components only kube-apiserver dials pods,
+Services and nodes. Its `cluster` and `controlplane` egress goes through the
+egress proxy (see `egress`), which connects to 127.0.0.0/8 only and rejects
+every other address before any packet is sent. etcd stays a direct
+connection to 127.0.0.1.
 
 A component that exits during `up`, or a health check that times out, stops
 every component started so far and raises `InfrastructureError` with the
@@ -30,6 +37,7 @@ import logging
 import os
 import shutil
 import ssl
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparkrig.cluster import bootstrap, egress
 from sparkrig.cluster import nodes as node_registry
 from sparkrig.cluster.kubeconfig import write_kubeconfig
 from sparkrig.cluster.pki import Pki, write_pki
@@ -62,17 +71,19 @@ __all__ = ["NodeShape", "LocalCluster", "ComponentExitedError", "COMPONENTS"]
 logger = logging.getLogger(__name__)
 
 # Start order; `down` stops them in the groups of STOP_ORDER.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+COMPONENTS = ("etcd", "egress-proxy", "kube-apiserver", "kube-controller-manager",
+              "kube-scheduler", "kwok")
 STOP_ORDER = (
     frozenset({"kwok", "kube-scheduler", "kube-controller-manager"}),
-    frozenset({"kube-apiserver"}),
+    frozenset({"kube-apiserver", "egress-proxy"}),
     frozenset({"etcd"}),
 )
 HOST = "127.0.0.1"
-# /16 ranges inside 127.0.0.0/8: traffic to them stays on this machine.
-SERVICE_CIDR = "127.96.0.0/16"
-KUBERNETES_SERVICE_IP = "127.96.0.1"
-POD_CIDR = "127.244.0.0/16"
+# The ranges kind uses. Nothing may dial them from this machine: the API server
+# reaches them only through the egress proxy, which rejects them.
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+POD_CIDR = "10.244.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KWOK_STAGES = GOMOD_DIR / "kwok" / "stages.yaml"
 # KWOK treats nodes carrying this annotation as its own (--manage-nodes-with-annotation-selector).
@@ -80,6 +91,7 @@ KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 NODE_LEASE_SECONDS = 40
 
 ETCD_TIMEOUT = 30.0
+EGRESS_PROXY_TIMEOUT = 15.0
 APISERVER_TIMEOUT = 90.0
 READY_TIMEOUT = 90.0
 POLL_SECONDS = 0.25
@@ -217,6 +229,9 @@ class LocalCluster:
         self._launch("etcd", bin_dir, self._etcd_args(ports))
         self._wait("etcd", ETCD_TIMEOUT, lambda: self._etcd_healthy(ports["etcd"]))
 
+        self._report("starting the egress proxy of kube-apiserver")
+        self._start_egress_proxy()
+
         self._report(f"starting kube-apiserver on {server}")
         self._launch("kube-apiserver", bin_dir, self._apiserver_args(ports, pki))
         self._wait("kube-apiserver", APISERVER_TIMEOUT, lambda: self._apiserver_ready(server))
@@ -245,6 +260,9 @@ class LocalCluster:
             self._wait("kube-controller-manager", READY_TIMEOUT,
                        lambda: node_registry.has_default_service_account(api),
                        subject="the 'default' service account in namespace 'default'")
+            self._report(f"creating the default StorageClass '{bootstrap.STORAGE_CLASS}' and "
+                         "the admission policies for simulated pods")
+            self._create_cluster_objects(api)
         finally:
             node_registry.close_client(api)
 
@@ -255,12 +273,44 @@ class LocalCluster:
 
     def _launch(self, name: str, bin_dir: Path, args: list[str],
                 env: dict[str, str] | None = None) -> None:
-        binary = bin_dir / name
+        self._launch_argv(name, [str(bin_dir / name), *args], env=env)
+
+    def _launch_argv(self, name: str, argv: list[str],
+                     env: dict[str, str] | None = None) -> None:
         component = start_detached(
-            name, [str(binary), *args], log_path=self.state.log(name),
+            name, argv, log_path=self.state.log(name),
             pid_path=self.state.pid_file(name), cwd=self.state.root, env=env,
         )
         self._started.append(component)
+
+    def _start_egress_proxy(self) -> None:
+        socket_path = self.state.egress_socket
+        limit = egress.MAX_SOCKET_PATH
+        if len(os.fsencode(socket_path)) > limit:
+            raise InfrastructureError(
+                f"the egress proxy socket {socket_path} is longer than the {limit} "
+                "bytes a unix socket path may have. Set SPARKRIG_STATE_DIR to a shorter folder, "
+                "then run 'sparkrig cluster up' again."
+            )
+        self.state.egress_config.write_text(_egress_selector_config(socket_path),
+                                            encoding="utf-8")
+        # Run as a script by path: the module needs only the standard library, and the
+        # proxy then skips importing the sparkrig package and the Kubernetes client.
+        self._launch_argv("egress-proxy", [sys.executable, egress.__file__,
+                                           "--socket", str(socket_path)])
+        self._wait("egress-proxy", EGRESS_PROXY_TIMEOUT, socket_path.is_socket,
+                   subject=f"the egress proxy socket {socket_path}")
+
+    def _create_cluster_objects(self, api: Any) -> None:
+        try:
+            bootstrap.create_cluster_objects(api)
+        except Exception as exc:
+            log_path = self.state.log("kube-apiserver")
+            raise InfrastructureError(
+                f"creating the default StorageClass and admission policies failed: {exc}. "
+                f"Last lines of {log_path}:\n{log_tail(log_path)}\nEvery component was "
+                "stopped. Check the log above, then run 'sparkrig cluster up' again."
+            ) from exc
 
     def _wait(self, name: str, timeout: float, check: Callable[[], bool], *,
               subject: str | None = None) -> None:
@@ -337,6 +387,9 @@ class LocalCluster:
             # The loopback advertise address is not a valid endpoint, so the
             # `kubernetes` Service gets no EndpointSlice instead of a failing sync loop.
             "--endpoint-reconciler-type=none",
+            # Every connection to nodes, pods, Services and webhook URLs goes through the
+            # egress proxy, which reaches loopback only (see the module docstring).
+            f"--egress-selector-config-file={self.state.egress_config}",
             # Dial KWOK's kubelet API at the node's 127.0.0.1, never a DNS lookup of its name.
             "--kubelet-preferred-address-types=InternalIP",
             f"--cert-dir={self.state.pki}",
@@ -358,8 +411,8 @@ class LocalCluster:
             f"--root-ca-file={pki.ca_cert}",
             f"--cluster-signing-cert-file={pki.ca_cert}",
             f"--cluster-signing-key-file={pki.ca_key}",
-            # NOTE: the hostpath provisioner creates folders under /tmp/hostpath_pv
-            # on this machine for each PersistentVolume it provisions.
+            # The hostpath provisioner creates a folder under /tmp/hostpath_pv for
+            # each PersistentVolume it provisions; see `bootstrap` for their removal.
             "--enable-hostpath-provisioner=true",
             # One instance only: skipping leader election saves seconds at start.
             "--leader-elect=false",
@@ -420,11 +473,35 @@ class LocalCluster:
     # -- down ------------------------------------------------------------------
 
     def down(self) -> list[str]:
-        """Stop every recorded component and remove the state folder; return what was stopped."""
+        """Stop every recorded component and remove the state folder; return what was stopped.
+
+        Before stopping, the folders of hostpath volumes that still exist are removed,
+        because they live outside the state folder.
+        """
         with self.state.locked():
             stopped = [c.name for c in self.components() if is_running(c)]
+            self._remove_volume_folders()
             self._stop_and_wipe()
             return stopped
+
+    def _remove_volume_folders(self) -> None:
+        record = self.record()
+        if record is None or not self._apiserver_ready(record.server):
+            # NOTE: a cluster whose API server is gone leaves its volume folders
+            # under /tmp/hostpath_pv, because only its PersistentVolumes name them.
+            return
+        try:
+            api = node_registry.api_client(self.state.kubeconfig)
+        except Exception as exc:  # noqa: BLE001 - down goes on without the folder cleanup
+            logger.warning("cannot read %s to remove volume folders: %s",
+                           self.state.kubeconfig, exc)
+            return
+        try:
+            bootstrap.remove_hostpath_folders(api)
+        except Exception as exc:  # noqa: BLE001 - down goes on without the folder cleanup
+            logger.warning("listing PersistentVolumes to remove their folders failed: %s", exc)
+        finally:
+            node_registry.close_client(api)
 
     def _stop_started(self) -> None:
         _stop_in_order(self._started)
@@ -474,6 +551,27 @@ def _stop_in_order(components: list[Component]) -> None:
     """
     for stage in STOP_ORDER:
         stop_components([component for component in components if component.name in stage])
+
+
+def _egress_selector_config(socket_path: Path) -> str:
+    """Return the EgressSelectorConfiguration that sends the API server's dials to the proxy.
+
+    `cluster` covers nodes (the kubelet API), pods and Services (proxy
+    subresources, webhooks and aggregated APIs by Service), `controlplane`
+    covers webhooks by URL. etcd is dialled directly at 127.0.0.1.
+    """
+    proxied = {"proxyProtocol": "HTTPConnect",
+               "transport": {"uds": {"udsName": str(socket_path)}}}
+    document = {
+        "apiVersion": "apiserver.k8s.io/v1beta1",
+        "kind": "EgressSelectorConfiguration",
+        "egressSelections": [
+            {"name": "cluster", "connection": proxied},
+            {"name": "controlplane", "connection": proxied},
+            {"name": "etcd", "connection": {"proxyProtocol": "Direct"}},
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _write_kwok_logs_config(folder: Path) -> Path:

@@ -2,11 +2,13 @@
 
 `${SPARKRIG_STATE_DIR:-~/.cache/sparkrig/state}` contains everything a running
 cluster uses: certificates (`pki/`), etcd's data (`etcd/`), one log and one pid
-file per component (`logs/`, `pids/`), the kubeconfig files, and
-`cluster.json` with the ports and binaries the cluster was started with.
+file per component (`logs/`, `pids/`), the kubeconfig files, the egress
+proxy's socket and configuration, and `cluster.json` with the ports and
+binaries the cluster was started with.
 Several clusters run side by side on one machine when each has its own state
 folder, because every port is picked free at start time and no path outside
-the folder is written.
+the folder is written, except the hostpath volume folders described in
+`bootstrap`.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ class StateDir:
     @property
     def component_kubeconfigs(self) -> Path:
         return self.root / "kubeconfigs"
+
+    @property
+    def egress_socket(self) -> Path:
+        return self.root / "egress.sock"
+
+    @property
+    def egress_config(self) -> Path:
+        return self.root / "egress-selector.yaml"
 
     @property
     def record_path(self) -> Path:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
+import json
 import os
 import shutil
 import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sparkrig.cluster import providers, toolchain
+from sparkrig.cluster import bootstrap, egress, local, providers, toolchain
 from sparkrig.cluster.kubeconfig import CONTEXT_NAME, render_kubeconfig, write_kubeconfig
 from sparkrig.cluster.local import ComponentExitedError, LocalCluster
 from sparkrig.cluster.pki import write_pki
@@ -352,3 +359,204 @@ def test_status_of_empty_state_dir(tmp_path: Path) -> None:
     status = LocalCluster(tmp_path / "none").status()
     assert status["components"] == {}
     assert status["api_ready"] is False
+
+
+# -- egress proxy ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("authority", "expected"), [
+    ("127.0.0.1:10250", ("127.0.0.1", 10250)),
+    ("127.5.6.7:80", ("127.5.6.7", 80)),
+    ("[::1]:443", ("::1", 443)),
+    ("localhost:8443", ("127.0.0.1", 8443)),
+    ("LOCALHOST:8443", ("127.0.0.1", 8443)),
+])
+def test_egress_target_on_loopback_allowed(authority: str, expected: tuple[str, int]) -> None:
+    assert egress.check_target(authority) == expected
+
+
+@pytest.mark.parametrize(("authority", "reason"), [
+    ("10.244.0.5:80", "is not on this machine"),
+    ("10.96.0.1:443", "is not on this machine"),
+    ("192.168.1.1:443", "is not on this machine"),
+    ("203.0.113.9:443", "is not on this machine"),
+    ("0.0.0.0:80", "is not on this machine"),
+    ("[::ffff:10.0.0.1]:80", "is not on this machine"),
+    ("metrics-server.kube-system.svc:443", "is a name"),
+    ("example.com:443", "is a name"),
+    ("127.0.0.1", "expected host:port"),
+    ("127.0.0.1:0", "port out of range"),
+    ("127.0.0.1:70000", "port out of range"),
+    (":80", "expected host:port"),
+])
+def test_egress_target_elsewhere_rejected(authority: str, reason: str) -> None:
+    result = egress.check_target(authority)
+    assert isinstance(result, str)
+    assert reason in result
+
+
+def _proxy_exchange(socket_path: Path, request: bytes) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(10)
+        client.connect(str(socket_path))
+        client.sendall(request)
+        chunks = []
+        while True:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@pytest.fixture()
+def egress_socket(tmp_path: Path) -> Iterator[Path]:
+    """An egress proxy serving in a thread of this process until the test ends."""
+    socket_path = tmp_path / "egress.sock"
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(egress.serve(socket_path))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not socket_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield socket_path
+
+    def cancel_all() -> None:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+
+    loop.call_soon_threadsafe(cancel_all)
+    thread.join(timeout=10)
+    loop.close()
+
+
+def test_egress_proxy_rejects_pod_ip_at_once(egress_socket: Path) -> None:
+    started = time.monotonic()
+    response = _proxy_exchange(egress_socket, b"CONNECT 10.244.0.7:8080 HTTP/1.1\r\n"
+                                              b"Host: 127.0.0.1\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 403 sparkrig egress proxy rejected 10.244.0.7:8080")
+    assert b"simulates pods and Services" in response
+    assert time.monotonic() - started < 5
+
+
+def test_egress_proxy_rejects_other_methods(egress_socket: Path) -> None:
+    response = _proxy_exchange(egress_socket, b"GET http://127.0.0.1/ HTTP/1.1\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 405 ")
+
+
+def test_egress_proxy_relays_to_loopback(egress_socket: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def echo_once() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(connection.recv(1024).upper())
+
+        server = threading.Thread(target=echo_once, daemon=True)
+        server.start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(10)
+            client.connect(str(egress_socket))
+            client.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+            head = client.recv(len(b"HTTP/1.1 200 Connection established\r\n\r\n"))
+            client.sendall(b"kubelet")
+            echoed = client.recv(1024)
+        server.join(timeout=10)
+
+    assert head == b"HTTP/1.1 200 Connection established\r\n\r\n"
+    assert echoed == b"KUBELET"
+
+
+def test_egress_proxy_reports_refused_loopback_port(egress_socket: Path) -> None:
+    port = pick_free_ports(1)[0]
+    response = _proxy_exchange(egress_socket, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n"
+                               .encode())
+    assert response.startswith(b"HTTP/1.1 502 sparkrig egress proxy could not connect")
+
+
+def test_egress_selector_config_proxies_cluster_and_controlplane(tmp_path: Path) -> None:
+    document = json.loads(local._egress_selector_config(tmp_path / "egress.sock"))
+    selections = {item["name"]: item["connection"] for item in document["egressSelections"]}
+    assert document["kind"] == "EgressSelectorConfiguration"
+    assert selections["cluster"]["proxyProtocol"] == "HTTPConnect"
+    assert selections["cluster"]["transport"]["uds"]["udsName"] == str(tmp_path / "egress.sock")
+    assert selections["controlplane"] == selections["cluster"]
+    assert selections["etcd"] == {"proxyProtocol": "Direct"}
+
+
+def test_cluster_ranges_are_outside_loopback() -> None:
+    for cidr in (local.POD_CIDR, local.SERVICE_CIDR):
+        assert not ipaddress.ip_network(cidr).overlaps(ipaddress.ip_network("127.0.0.0/8"))
+    assert ipaddress.ip_address(local.KUBERNETES_SERVICE_IP) in ipaddress.ip_network(
+        local.SERVICE_CIDR)
+
+
+def test_long_state_dir_rejected_for_egress_socket(tmp_path: Path) -> None:
+    state = tmp_path / ("s" * 120)
+    cluster = LocalCluster(state)
+    state.mkdir()
+    with pytest.raises(InfrastructureError, match="SPARKRIG_STATE_DIR to a shorter folder"):
+        cluster._start_egress_proxy()
+
+
+# -- storage and admission objects ------------------------------------------------
+
+
+def test_storage_class_is_default_hostpath_with_delete() -> None:
+    document = bootstrap.storage_class()
+    annotations = document["metadata"]["annotations"]
+    assert annotations["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert document["provisioner"] == "kubernetes.io/host-path"
+    assert document["reclaimPolicy"] == "Delete"
+
+
+def test_admission_policies_each_have_a_binding() -> None:
+    documents = bootstrap.admission_policies()
+    policies = [d for d in documents if d["kind"] == "ValidatingAdmissionPolicy"]
+    bindings = [d for d in documents if d["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert len(policies) == 4
+    assert sorted(b["spec"]["policyName"] for b in bindings) == sorted(
+        p["metadata"]["name"] for p in policies)
+    for binding in bindings:
+        assert binding["spec"]["validationActions"] == ["Deny"]
+    for policy in policies:
+        assert policy["metadata"]["name"].startswith(bootstrap.POLICY_PREFIX)
+        assert policy["spec"]["failurePolicy"] == "Fail"
+        assert "requires: [containers]" in policy["spec"]["validations"][0]["message"]
+
+
+def test_admission_policies_cover_backends_and_streams() -> None:
+    resources = {
+        resource
+        for document in bootstrap.admission_policies()
+        if document["kind"] == "ValidatingAdmissionPolicy"
+        for rule in document["spec"]["matchConstraints"]["resourceRules"]
+        for resource in rule["resources"]
+    }
+    assert resources == {
+        "validatingwebhookconfigurations", "mutatingwebhookconfigurations",
+        "customresourcedefinitions", "apiservices",
+        "pods/exec", "pods/attach", "pods/portforward",
+    }
+
+
+def test_hostpath_folders_only_provisioned_paths() -> None:
+    volumes = [
+        {"spec": {"hostPath": {"path": "/tmp/hostpath_pv/0b7c7f5e-3d2c-4d6e-9a53-0c1d2e3f4a5b"}}},
+        {"spec": {"hostPath": {"path": "/tmp/hostpath_pv/../etc"}}},
+        {"spec": {"hostPath": {"path": "/data/volume"}}},
+        {"spec": {"hostPath": {"path": "/tmp/hostpath_pv"}}},
+        {"spec": {"csi": {"driver": "example"}}},
+        {},
+    ]
+    assert bootstrap.hostpath_folders(volumes) == [
+        Path("/tmp/hostpath_pv/0b7c7f5e-3d2c-4d6e-9a53-0c1d2e3f4a5b")]

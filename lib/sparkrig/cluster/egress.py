@@ -147,6 +147,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             with contextlib.suppress(ConnectionError, OSError):
                 await stream.drain()
             stream.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await stream.wait_closed()
 
 
 async def serve(socket_path: Path, ready: asyncio.Event | None = None) -> None:

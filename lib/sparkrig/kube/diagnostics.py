@@ -4,8 +4,9 @@ What a person debugging a failed chart install looks at first:
 
 - `events.txt`: the namespace's events, oldest first;
 - `pods/<pod>.<container>.log`: the last `LOG_TAIL_LINES` lines of each
-  container (on the local cluster no container runs, so the API's error text
-  is written into the file instead);
+  container (on the local cluster, KWOK's line saying that it simulated the
+  container; where the API returns an error, such as for a pod not yet
+  started, its text);
 - `helm-status.txt` and `helm-values.yaml`: `helm status` and `helm get values --all`;
 - `not-ready.yaml`: the full objects that are not ready (pods not Ready,
   deployments and statefulsets short of ready replicas, jobs that failed).
@@ -160,7 +161,7 @@ class _Collector:
             text = self.client.request("GET", path, query=query, raw=True,
                                        timeout=min(REQUEST_TIMEOUT_SECONDS, self.remaining()))
         except KubeApiError as exc:
-            # Expected on the local cluster, where no container runs and no kubelet serves logs.
+            # Expected for a pod that has not started (unscheduled, pulling) or is gone.
             text = f"logs unavailable: {exc}\n"
         self.write(f"pods/{_safe(pod)}.{_safe(container)}.log", text)
 

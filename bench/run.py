@@ -3,7 +3,7 @@
 Runs each measure in a temporary folder of its own (removed afterwards, also
 on error or Ctrl-C), prints one Markdown table of the results and, in full
 mode or with `--output`, writes it into docs/benchmarks.md between the
-generated-block markers. A full run takes about five minutes on 2 cores.
+generated-block markers. A full run takes about seven minutes on 2 cores.
 `--quick` uses smaller counts and finishes within a minute. It includes the
 namespace lifecycle measure only when a local cluster is already running.
 

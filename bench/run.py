@@ -4,7 +4,7 @@ Runs each measure in a temporary folder of its own (removed afterwards, also
 on error or Ctrl-C), prints one Markdown table of the results and, in full
 mode or with `--output`, writes it into docs/benchmarks.md between the
 generated-block markers. A full run takes about seven minutes on 2 cores.
-`--quick` uses smaller counts and finishes within a minute. It includes the
+`--quick` uses smaller counts and two repeats, and finishes within a minute. It includes the
 namespace lifecycle measure only when a local cluster is already running.
 
 Everything runs on this machine: script scenarios that sleep, the peers
@@ -78,7 +78,7 @@ class Plan:
 FULL = Plan(repeats=3, overhead_count=200, skewed_count=60, skewed_bound=12.0,
             report_count=10_000, memory_count=64, lifecycle_levels=(1, 4, 16),
             lifecycle_leases=4, lifecycle_repeats=3, lifecycle_requires_running_cluster=False)
-QUICK = Plan(repeats=3, overhead_count=40, skewed_count=24, skewed_bound=2.0,
+QUICK = Plan(repeats=2, overhead_count=40, skewed_count=24, skewed_bound=2.0,
              report_count=1_000, memory_count=32, lifecycle_levels=(16,),
              lifecycle_leases=16, lifecycle_repeats=1, lifecycle_requires_running_cluster=True)
 

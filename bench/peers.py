@@ -14,7 +14,8 @@ The peers call each script as `SCRIPT NAMESPACE RELEASE`, as the runner does.
 Every run starts in a session of its own with standard input from a file or
 /dev/null and its output in a log file. A run that passes its time limit gets
 SIGTERM for the whole process group, then SIGKILL after a grace period, so
-nothing the benchmark starts outlives it.
+nothing the benchmark starts outlives it. Ctrl-C stops the running tool's
+process group the same way.
 """
 
 from __future__ import annotations
@@ -148,6 +149,10 @@ def run_timed(
             raise BenchToolError(
                 f"{label} timed out after {timeout:.0f} s (the benchmark's limit for this run)"
             ) from None
+        except BaseException:
+            # Ctrl-C reaches only the benchmark, because the run has a session of its own.
+            _stop_group(process)
+            raise
         elapsed = time.perf_counter() - started
         exited_at = time.time()
     finally:

@@ -38,7 +38,7 @@ MIB = 1024 * 1024
 def measure_memory(
     work: Path, *, count: int, seconds: float, parallelism: int, sparkrig_reason: str | None
 ) -> Row:
-    """Run `count` sleep jobs at `parallelism` through each tool and report peak RSS."""
+    """Run `count` sleep jobs at `parallelism` through each tool and report peak RSS and PSS."""
     durations = constant_durations(count, seconds)
     scenarios = work / "scenarios"
     paths = write_scenarios(scenarios, durations, "bench-memory")

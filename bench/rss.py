@@ -27,7 +27,7 @@ __all__ = ["TreeSample", "TreePeak", "RssSampler", "sample_tree", "WORKLOAD_COMM
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-# Command names of the benchmark jobs themselves; every other process in the tree
+# Command names of the benchmark jobs themselves. Every other process in the tree
 # counts as the scheduler (Python, perl, xargs and their helper shells).
 WORKLOAD_COMMANDS = frozenset({"sh", "dash", "sleep"})
 

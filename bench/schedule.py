@@ -9,7 +9,7 @@ predicts what a FIFO peer gets from the files' natural order and what a
 longest-first scheduler gets from the same jobs sorted by duration.
 
 `phases` splits a measured run into start-up, scheduling and finish, so the
-table can say where time above the lower bound went.
+notes show where the time above the lower bound went.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def summarize(samples: Sequence[float]) -> Summary:
 
 @dataclass(frozen=True)
 class Phases:
-    """Where one run's wall-clock time went, in seconds.
+    """Wall-clock time of one run split into phases, in seconds.
 
     `startup` runs from launching the command to the first job's start,
     `schedule` from the first job's start to the last job's end, and `finish`

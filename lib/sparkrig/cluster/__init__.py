@@ -4,8 +4,25 @@
 `auto` choices, and `local` with its helpers (`toolchain`, `pki`, `state`,
 `processes`, `nodes`, `kubeconfig`) the embedded cluster built from the Go
 modules under `gomod/`.
+
+`get_provider` is imported on first access (PEP 562 module `__getattr__`),
+because `providers` imports the Kubernetes client (about 0.3 s), and
+`sparkrig.cluster.base` must stay cheap for `run --cluster none`.
 """
 
-from sparkrig.cluster.providers import get_provider
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sparkrig.cluster.providers import get_provider
 
 __all__ = ["get_provider"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "get_provider":
+        from sparkrig.cluster.providers import get_provider
+
+        return get_provider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -147,3 +147,34 @@ def test_kill_session_ends_every_process_of_the_session(tmp_path: Path) -> None:
 
 def test_kill_session_of_an_empty_session_returns() -> None:
     kill_session(2**22 + 12345, grace=0.1)
+
+
+def test_tick_runs_until_the_command_exits(log: BinaryIO) -> None:
+    calls: list[float] = []
+    result = run_command(["sleep", "0.5"], log=log, timeout=30,
+                         tick=lambda: calls.append(time.monotonic()), tick_interval=0.05)
+    assert result.ok
+    assert len(calls) >= 3
+    assert result.duration < 5.0
+
+
+def test_exit_noticed_without_pidfd(log: BinaryIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    result = run_command(["sh", "-c", "exit 4"], log=log, timeout=30)
+    assert result.exit_code == 4
+    assert not result.timed_out
+
+    stopped = run_command(["sleep", "300"], log=log, timeout=0.3, grace=1.0)
+    assert stopped.timed_out
+    assert stopped.exit_code is None
+
+
+def test_exit_noticed_soon_after_it_happens(log: BinaryIO) -> None:
+    # The polling Popen.wait(timeout=...) noticed a 0.2 s command up to 50 ms late; the
+    # bound here is generous for a loaded machine and only catches a regression to seconds.
+    result = run_command(["sleep", "0.2"], log=log, timeout=600)
+    assert result.ok
+    assert result.duration < 1.5

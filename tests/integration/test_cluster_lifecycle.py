@@ -97,7 +97,7 @@ def test_component_exiting_early_stops_the_others(
     assert "kube-apiserver exited" in message
     assert "unknown flag: --no-such-flag" in message
     assert raised.value.exit_code == 3
-    assert [c.name for c in started] == ["etcd", "kube-apiserver"]
+    assert [c.name for c in started] == ["etcd", "egress-proxy", "kube-apiserver"]
     assert [c.name for c in started if is_running(c)] == []
     assert (tmp_path / "state" / "logs" / "kube-apiserver.log").is_file()
 

@@ -287,7 +287,7 @@ def test_logs_return_simulated_line(kube: KubeClient, namespace: str, tmp_path: 
 @pytest.mark.parametrize("command", [
     ("exec", "{pod}", "--", "ls"),
     ("attach", "{pod}"),
-    ("port-forward", "{pod}", "18080:8080"),
+    ("port-forward", "{pod}", ":8080"),
 ])
 def test_container_streams_fail_with_reason(
     kube: KubeClient, namespace: str, tmp_path: Path, command: tuple[str, ...]

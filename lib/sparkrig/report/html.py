@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from sparkrig import __version__
 from sparkrig.report.summary import (
@@ -36,6 +34,9 @@ from sparkrig.report.summary import (
 )
 from sparkrig.report.text import OutputCap, excerpt_of_text, read_head_tail
 from sparkrig.results import RunResult, ScenarioResult, Status
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["HTML_FILE", "HTML_OUTPUT_CAP", "FAILURE_DETAIL_LIMIT", "render_html", "write_html"]
 
@@ -72,6 +73,9 @@ class TimelineBar:
 
 @cache
 def _environment() -> jinja2.Environment:
+    # Imported here: a run imports this module at start-up but renders HTML only at its end.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("sparkrig.report", "templates"),
         autoescape=True,

@@ -28,8 +28,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from pathlib import Path
-
-from junit_xml import TestCase, TestSuite
+from typing import TYPE_CHECKING
 
 from sparkrig.report.summary import is_flaky, resolve_artifact
 from sparkrig.report.text import (
@@ -40,6 +39,11 @@ from sparkrig.report.text import (
     read_head_tail,
 )
 from sparkrig.results import Attempt, RunResult, ScenarioResult, Status
+
+# junit_xml is imported where it is used: a run imports this module at start-up
+# (through the durations history) and writes junit.xml only at its end.
+if TYPE_CHECKING:
+    from junit_xml import TestCase
 
 __all__ = ["JUNIT_FILE", "FAILING_OUTPUT_CAP", "PASSING_OUTPUT_CAP", "write_junit", "junit_xml"]
 
@@ -115,6 +119,8 @@ def _output(result: ScenarioResult, run_dir: Path) -> str:
 
 
 def _test_case(result: ScenarioResult, name: str, run_dir: Path) -> TestCase:
+    from junit_xml import TestCase
+
     case = TestCase(
         name=clean_text(name),
         classname=f"sparkrig.{clean_text(result.tier)}",
@@ -168,6 +174,8 @@ def _rerun_elements(result: ScenarioResult) -> list[ET.Element]:
 
 def _suite_element(tier: str, results: list[ScenarioResult], run: RunResult,
                    run_dir: Path) -> ET.Element:
+    from junit_xml import TestSuite
+
     names = _case_names(results)
     cases = [_test_case(result, name, run_dir) for result, name in zip(results, names, strict=True)]
     suite = TestSuite(

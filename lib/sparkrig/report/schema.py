@@ -4,7 +4,9 @@ The schema (`results.schema.json`, JSON Schema draft 2020-12) ships in the
 package and is versioned by `sparkrig.results.SCHEMA_VERSION`. Every
 results.json this package reads is validated before use, so a hand-edited or
 truncated file ends in one message naming the file and the invalid field
-instead of a traceback.
+instead of a traceback. jsonschema is imported at the first validation, not
+with this module, because writing results.json needs no validation and the
+import takes about 50 ms of every run's start-up and finish.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from sparkrig.errors import UsageError
 from sparkrig.results import RunResult, write_json_atomic
+
+if TYPE_CHECKING:
+    import jsonschema.protocols
 
 __all__ = [
     "RESULTS_FILE",
@@ -46,6 +49,8 @@ def results_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema.validators
+
     schema = results_schema()
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
@@ -54,6 +59,8 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def validate_results(data: Any, source: str) -> None:
     """Raise `ReportInputError` naming `source` and the first invalid field of `data`."""
+    import jsonschema.exceptions
+
     error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
     if error is None:
         return

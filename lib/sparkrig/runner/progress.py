@@ -7,6 +7,8 @@ the running scenarios with their elapsed time, refreshed by the runner's loop
 (no refresh thread: the runner forks workers, and a fork while another thread
 holds a lock can deadlock the child). Elsewhere, `PlainProgress` prints one
 timestamped line per start and per end with the status, duration and reason.
+rich is imported only by `LiveProgress`, so a run off a terminal does not pay
+its import (about 20 ms).
 """
 
 from __future__ import annotations
@@ -14,15 +16,13 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Protocol, TextIO
-
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from sparkrig.results import RunResult, ScenarioResult, Status
 from sparkrig.scenario.quantities import format_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console, Group
 
 __all__ = ["Progress", "PlainProgress", "LiveProgress", "make_progress", "summary_line"]
 
@@ -117,6 +117,9 @@ class LiveProgress:
     """A rich live display for a terminal, refreshed by the runner's loop."""
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
         self.console = console or Console()
         self.running: dict[str, tuple[float, int]] = {}  # name -> (start, attempt)
         self.counts = {"passed": 0, "failed": 0, "other": 0}
@@ -126,6 +129,10 @@ class LiveProgress:
         self._next_refresh = 0.0
 
     def _render(self) -> Group:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         done = sum(self.counts.values())
         left = self.total - done - len(self.running)
         header = Text.assemble(
@@ -159,6 +166,8 @@ class LiveProgress:
         self.refresh()
 
     def ended(self, result: ScenarioResult, *, retrying: bool = False) -> None:
+        from rich.text import Text
+
         self.running.pop(result.name, None)
         if not retrying:
             if result.status == Status.PASSED:
@@ -172,6 +181,8 @@ class LiveProgress:
         self.refresh()
 
     def note(self, message: str) -> None:
+        from rich.text import Text
+
         self.console.print(Text(message, style="bold yellow"))
         self.refresh()
 

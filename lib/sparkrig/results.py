@@ -132,8 +132,13 @@ class RunResult:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` so that readers see the old file or the whole new one."""
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """Write JSON to `path` so that readers see the old file or the whole new one.
+
+    The rename alone keeps that promise when a process crashes or is killed.
+    `durable` also syncs the data to disk before the rename, so that it holds
+    after a power loss too.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -141,7 +146,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
             json.dump(data, handle, indent=2, sort_keys=False)
             handle.write("\n")
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

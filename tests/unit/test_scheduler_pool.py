@@ -7,7 +7,9 @@ import signal
 import time
 from pathlib import Path
 
-from sparkrig.scheduler.pool import TARGET_FAILED_EXIT, Finished, WorkerPool
+import pytest
+
+from sparkrig.scheduler.pool import TARGET_FAILED_EXIT, Finished, WorkerPool, send_result
 
 
 def wait_all(pool: WorkerPool, count: int, limit: float = 20.0) -> list[Finished]:
@@ -123,3 +125,46 @@ def test_pool_released_spare_exits_quietly() -> None:
 
     assert done.payload is None
     assert done.exit_code == 0
+
+
+def send_then_write(path: Path) -> str:
+    send_result("sent")
+    time.sleep(0.5)  # work the parent does not wait for
+    path.write_text("written")
+    return "ignored"
+
+
+def test_pool_early_result_frees_worker_before_exit(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    marker = tmp_path / "after-send"
+    pool.start("early", lambda: send_then_write(marker), log_path=tmp_path / "worker.log")
+
+    (done,) = wait_all(pool, 1)
+
+    assert done.payload == "sent"
+    assert done.exiting
+    assert len(pool) == 0
+    assert not marker.exists()
+
+    pool.close()
+
+    assert marker.read_text() == "written"
+    assert not (tmp_path / "worker.log").exists()  # empty, so the worker removed it
+
+
+def test_pool_spare_can_send_early(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    marker = tmp_path / "after-send"
+    spare = pool.start_spare(send_then_write)
+
+    pool.assign(spare, "job", marker, log_path=tmp_path / "spare.log")
+    (done,) = wait_all(pool, 1)
+    pool.close()
+
+    assert done.payload == "sent"
+    assert marker.read_text() == "written"
+
+
+def test_send_result_outside_worker_raises() -> None:
+    with pytest.raises(RuntimeError, match="not in a worker"):
+        send_result("value")

@@ -129,6 +129,13 @@ class ScenarioRecord:
         )
 
     def write(self) -> None:
-        """Write `result.json` atomically: readers see the old file or the new one."""
+        """Write `result.json` atomically: readers see the old file or the new one.
+
+        The rename keeps the file whole after a crash, a kill or Ctrl-C, so it is
+        not synced to disk. With 8 processes writing 3 KB files at once on ext4
+        (2 cores), a write took 5 to 9 ms with fsync (median; 18 to 32 ms at the
+        90th percentile) and 0.4 ms without. A power loss ends the run anyway,
+        and the run's results.json is still synced.
+        """
         data: dict[str, Any] = self.to_result().to_dict()
-        write_json_atomic(self.scenario_dir / RESULT_FILE, data)
+        write_json_atomic(self.scenario_dir / RESULT_FILE, data, durable=False)

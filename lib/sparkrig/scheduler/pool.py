@@ -20,6 +20,15 @@ wake-up pipe). It returns when data arrives, when a pipe reaches end-of-file
 (the worker exited or died) or when the timeout passes. The payload and the
 exit status (`os.waitpid`) together tell a worker that returned from one that
 was killed.
+
+A target may call `send_result` to send its return value early and close the
+pipe, then go on with work that the parent need not wait for (the runner
+writes the scenario's result file there). The parent takes that end-of-file
+as the worker's end at once and reaps the process later without blocking:
+`wait` collects such exited workers, and `close` waits for the rest, so no
+worker outlives the pool. This frees the slot sooner than waiting for the
+exit (1.7 ms median in the overhead benchmark), because the kernel closes a
+process's pipes only after it has torn down its memory.
 """
 
 from __future__ import annotations
@@ -38,13 +47,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Worker", "Finished", "WorkerPool"]
+__all__ = ["Worker", "Finished", "WorkerPool", "send_result"]
 
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 # Exit code of a worker whose target raised: the payload is missing.
 TARGET_FAILED_EXIT = 70
+# How long `close` waits for workers that sent their result early to exit.
+EXITING_WAIT_SECONDS = 10.0
+EXITING_POLL_SECONDS = 0.001
+
+# In a worker: the write end of its result pipe until the result is sent. None in the parent.
+_result_fd: int | None = None
 
 
 @dataclass(eq=False)
@@ -69,12 +84,18 @@ class Finished:
 
     worker: Worker
     payload: Any
+    # Both None when the worker sent its result early (`send_result`) and is still exiting.
     exit_code: int | None  # set when the worker exited
     signal: int | None  # set when a signal ended it
 
     @property
     def has_payload(self) -> bool:
         return self.payload is not None
+
+    @property
+    def exiting(self) -> bool:
+        """True when the worker sent its result early and had not exited when it was read."""
+        return self.exit_code is None and self.signal is None
 
 
 class WorkerPool:
@@ -86,6 +107,7 @@ class WorkerPool:
         self._extra_fds: set[int] = set()
         self._child_close: set[int] = set()
         self._commands: dict[int, int] = {}  # spare worker pid -> write end of its command pipe
+        self._exiting: dict[int, str] = {}  # pid -> key of workers that sent early, not yet reaped
 
     def __len__(self) -> int:
         return len(self._workers)
@@ -177,8 +199,10 @@ class WorkerPool:
         *,
         command_fd: int | None = None,
     ) -> None:
+        global _result_fd
         code = 0
         try:
+            _result_fd = write_fd
             os.setsid()
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
@@ -197,11 +221,9 @@ class WorkerPool:
                 log_path, job = pickle.loads(command)
                 _redirect_stdio(log_path)
                 result = target(job)
-            payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(payload)
-            while view:
-                written = os.write(write_fd, view)
-                view = view[written:]
+            if _result_fd is not None:  # the target did not call send_result
+                _write_all(_result_fd, pickle.dumps((False, result),
+                                                    protocol=pickle.HIGHEST_PROTOCOL))
         except BaseException:  # noqa: BLE001 - the child must reach os._exit whatever happens
             # Straight to fd 2 (the worker log): logging handlers may point elsewhere.
             message = f"worker {os.getpid()} failed:\n{traceback.format_exc()}"
@@ -212,6 +234,11 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
+            # The parent cannot remove an empty log of a worker that is still exiting.
+            if log_path is not None:
+                with contextlib.suppress(OSError):
+                    if os.fstat(2).st_size == 0:
+                        log_path.unlink()
             os._exit(code)
 
     def wait(self, timeout: float | None) -> tuple[list[Finished], bool]:
@@ -219,6 +246,7 @@ class WorkerPool:
 
         Returns the finished workers and whether an extra fd woke the call.
         """
+        self._reap_exiting()
         if not self._workers and not self._extra_fds:
             return [], False
         finished: list[Finished] = []
@@ -251,14 +279,24 @@ class WorkerPool:
         command_fd = self._commands.pop(worker.pid, None)
         if command_fd is not None:  # a spare that died before its assignment
             os.close(command_fd)
-        _, status = os.waitpid(worker.pid, 0)
         payload = None
+        early = False
         if worker.buffer:
             try:
-                payload = pickle.loads(bytes(worker.buffer))
-            except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+                early, payload = pickle.loads(bytes(worker.buffer))
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
                 logger.error("worker %d of %s sent an unreadable result: %s", worker.pid,
                              worker.key, exc)
+        if early:
+            # The worker closed the pipe before exiting: reap it later instead of blocking.
+            pid, status = os.waitpid(worker.pid, os.WNOHANG)
+            if pid == 0:
+                self._exiting[worker.pid] = worker.key
+                logger.debug("worker %d for %s sent its result; still exiting", worker.pid,
+                             worker.key)
+                return Finished(worker=worker, payload=payload, exit_code=None, signal=None)
+        else:
+            _, status = os.waitpid(worker.pid, 0)
         exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         logger.debug("worker %d for %s ended (exit %s, signal %s)", worker.pid, worker.key,
@@ -271,9 +309,51 @@ class WorkerPool:
         except ProcessLookupError:
             logger.debug("worker %d already gone", worker.pid)
 
+    def _reap_exiting(self, *, wait_seconds: float = 0.0) -> None:
+        """Reap workers that sent their result early, waiting up to `wait_seconds` for them."""
+        deadline = time.monotonic() + wait_seconds
+        while self._exiting:
+            for pid in list(self._exiting):
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    key = self._exiting.pop(pid)
+                    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+                        logger.warning("worker %d for %s ended with status %#x after sending "
+                                       "its result; see its worker.log", pid, key, status)
+            if not self._exiting or time.monotonic() >= deadline:
+                return
+            time.sleep(EXITING_POLL_SECONDS)
+
     def close(self) -> None:
+        """Release the spares and wait for workers that are still exiting."""
         self.release_spares()
+        self._reap_exiting(wait_seconds=EXITING_WAIT_SECONDS)
+        for pid, key in self._exiting.items():
+            logger.warning("worker %d for %s has not exited %.0fs after sending its result",
+                           pid, key, EXITING_WAIT_SECONDS)
         self._selector.close()
+
+
+def send_result(value: Any) -> None:
+    """Send this worker's result to the parent now and close the pipe.
+
+    Call it from a worker's target. The parent records the worker as finished
+    and frees its slot, while the target goes on (for example writing files);
+    its return value is then ignored. A second call, or a call outside a
+    worker, raises RuntimeError.
+    """
+    global _result_fd
+    if _result_fd is None:
+        raise RuntimeError("send_result: not in a worker, or the result was already sent")
+    fd, _result_fd = _result_fd, None
+    _write_all(fd, pickle.dumps((True, value), protocol=pickle.HIGHEST_PROTOCOL))
+    os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_all(fd: int) -> bytes:

@@ -8,16 +8,49 @@ the task exits with the runner's exit code (0, 1, 2, 3 or 130).
 from __future__ import annotations
 
 import shlex
+import signal
+import subprocess
 import sys
+from types import FrameType
 
 from invoke import Collection, Context, Exit, task
 
+# Signals passed on to the running command, so that Ctrl-C or a CI cancel
+# reaches sparkrig once and the task ends with its exit code (130).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _run(c: Context, command: list[str]) -> None:
+    """Run `command` in the foreground and exit the task with its exit code.
+
+    The command gets a process group of its own, so a terminal's Ctrl-C
+    reaches only this process, which forwards it once. Otherwise sparkrig
+    would see two SIGINTs, and the second one forces an immediate stop.
+    """
+    if c.config.run.dry:
+        print(shlex.join(command))
+        return
+
+    child = subprocess.Popen(command, process_group=0)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        returncode = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    if returncode < 0:  # ended by a signal: report it the way a shell does
+        returncode = 128 - returncode
+    if returncode != 0:
+        raise Exit(code=returncode)
+
 
 def _sparkrig(c: Context, *args: str) -> None:
-    command = shlex.join([sys.executable, "-m", "sparkrig", *args])
-    result = c.run(command, pty=sys.stdout.isatty(), warn=True)
-    if result is not None and result.exited != 0:
-        raise Exit(code=result.exited)
+    _run(c, [sys.executable, "-m", "sparkrig", *args])
 
 
 def _flag(name: str, value: object) -> list[str]:
@@ -109,10 +142,7 @@ def shards(c: Context, count: int = 4, tier: list[str] | None = None) -> None:
 @task(help={"quick": "a smaller run that finishes within a minute"})
 def bench(c: Context, quick: bool = False) -> None:
     """Measure sparkrig against GNU parallel, xargs -P and the schedule's lower bound."""
-    command = [sys.executable, "bench/run.py", *_flag("quick", quick)]
-    result = c.run(shlex.join(command), pty=sys.stdout.isatty(), warn=True)
-    if result is not None and result.exited != 0:
-        raise Exit(code=result.exited)
+    _run(c, [sys.executable, "bench/run.py", *_flag("quick", quick)])
 
 
 @task(name="build")

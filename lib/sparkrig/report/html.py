@@ -224,7 +224,12 @@ def render_html(run: RunResult, run_dir: Path) -> str:
         "cluster": run.cluster.get("provider", ""),
         "generator_version": __version__,
     }
-    return _environment().get_template("report.html.j2").render(context)
+    return load_template().render(context)
+
+
+def load_template() -> jinja2.Template:
+    """Return the compiled page template; Jinja2 compiles it once per process."""
+    return _environment().get_template("report.html.j2")
 
 
 def write_html(run: RunResult, run_dir: Path) -> Path:

@@ -163,6 +163,7 @@ class Runner:
         self.stopping = ""  # why no new scenario starts: "", "interrupt" or "fail-fast"
         self.interrupt_deadline: float | None = None
         self.forced = False
+        self.reports_prepared = False
 
     # --- entry point --------------------------------------------------------
 
@@ -228,7 +229,17 @@ class Runner:
                 self._drain_unstartable()
                 continue
 
-            finished, woken = self.pool.wait(self._next_timeout(running))
+            if not self.queue.has_pending and not self.reports_prepared:
+                self.reports_prepared = True
+                _prepare_reports()
+
+            # A missing spare is forked only when no end is already due (a wait with a
+            # zero timeout finds none), because the fork takes the loop 1 to 3 ms.
+            spare_wanted = self._spare_wanted()
+            finished, woken = self.pool.wait(0.0 if spare_wanted else self._next_timeout(running))
+            if spare_wanted and not finished and not woken:
+                self.pool.start_spare(_serve_attempt).data["kind"] = "spare"
+                continue
             if woken:
                 _drain(wake_fd)
             for item in finished:
@@ -245,9 +256,11 @@ class Runner:
             self._start_attempt(self.records[scenario.name])
         if self.stopping or not self.queue.has_pending:
             self.pool.release_spares()
-            return
-        while len(self.pool.spares) < SPARE_WORKERS:
-            self.pool.start_spare(_serve_attempt).data["kind"] = "spare"
+
+    def _spare_wanted(self) -> bool:
+        if self.stopping or not self.queue.has_pending:
+            return False
+        return len(self.pool.spares) < min(SPARE_WORKERS, self.options.max_parallel)
 
     def _start_attempt(self, record: ScenarioRecord) -> None:
         execute = contract.executor_module()
@@ -637,6 +650,16 @@ def _selection_dict(options: RunOptions) -> dict[str, Any]:
         "rerun_failed": options.rerun_failed,
         "scenarios_dir": str(options.scenarios_dir),
     }
+
+
+def _prepare_reports() -> None:
+    """Load the report writers while the last scenarios run; `_write_reports` then starts warm."""
+    try:
+        from sparkrig.report import prepare_reports
+
+        prepare_reports()
+    except Exception as exc:  # noqa: BLE001 - only a head start: _write_reports reports failures
+        logger.debug("preparing the reports failed: %s", exc)
 
 
 def _write_reports(run: RunResult, run_dir: Path) -> None:

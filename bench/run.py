@@ -36,6 +36,7 @@ from bench.measure_schedule import (  # noqa: E402
     measure_skewed,
     sparkrig_unavailable_reason,
 )
+from bench.peers import compile_sparkrig  # noqa: E402
 from bench.table import (  # noqa: E402
     Row,
     describe_machine,
@@ -124,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(f"The machine was busy at the start (load {machine.load_before}): "
                      "expect noise in the timings.")
 
+    compile_error = compile_sparkrig()
+    if compile_error:
+        notes.append(f"sparkrig's bytecode cache could not be written ({compile_error}); its "
+                     "start-up includes compiling its modules.")
     sparkrig_reason = sparkrig_unavailable_reason()
     if sparkrig_reason and set(selected) & {"overhead", "skewed", "memory"}:
         notes.append(f"sparkrig was not measured: {sparkrig_reason}.")

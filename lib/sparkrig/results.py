@@ -156,6 +156,21 @@ def _fields_dict(instance: Any) -> dict[str, Any]:
     return {name: _plain_copy(getattr(instance, name)) for name in names}
 
 
+def _current_umask() -> int:
+    """Return the process umask without changing it, which os.umask alone cannot do."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # NOTE: this fallback sets the umask briefly, so a thread creating a file meanwhile gets 0o077.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     """Write JSON to `path` so that readers see the old file or the whole new one.
 
@@ -166,6 +181,8 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; give it the mode open() would, like the other reports.
+        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, sort_keys=False)
             handle.write("\n")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
+from pathlib import Path
 
-from sparkrig.results import Attempt, RunResult, ScenarioResult, Status
+from sparkrig.results import Attempt, RunResult, ScenarioResult, Status, write_json_atomic
 
 
 def _sample_run() -> RunResult:
@@ -64,3 +67,15 @@ def test_run_to_dict_copies_nested_values() -> None:
 def test_run_round_trips_through_dict() -> None:
     run = _sample_run()
     assert RunResult.from_dict(run.to_dict()) == run
+
+
+def test_write_json_atomic_mode_follows_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        os.umask(0o027)
+        write_json_atomic(tmp_path / "b.json", {"x": 2})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o640

@@ -6,6 +6,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from sparkrig.report.html import render_html, write_html
 from sparkrig.report.synthetic import synthetic_run
 from sparkrig.results import Attempt, RunResult, ScenarioResult, Status
@@ -122,3 +124,24 @@ def test_huge_output_is_capped_per_failure(tmp_path: Path) -> None:
 
     assert len(page) < 100_000
     assert "bytes of 5000000 omitted" in page
+
+
+def test_links_resolve_from_page_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runner passes the run folder relative to the working directory, as in reports/<run_id>.
+    monkeypatch.chdir(tmp_path)
+    run_dir = Path("reports") / "20250101T000000Z-abcd"
+    scenario_dir = run_dir / "scenarios" / "a"
+    (scenario_dir / "diagnostics" / "pods").mkdir(parents=True)
+    (scenario_dir / "diagnostics" / "events.txt").write_text("Warning BackOff\n")
+    (scenario_dir / "diagnostics" / "pods" / "driver.log").write_text("log\n")
+    (scenario_dir / "output.log").write_text("Error: timed out\n")
+    run = run_of(timed("a", Status.FAILED, 0, 5, output_path="scenarios/a/output.log",
+                       diagnostics_path="scenarios/a/diagnostics"))
+    page = write_html(run, run_dir)
+
+    collector = ResourceCollector()
+    collector.feed(page.read_text(encoding="utf-8"))
+    files = [link for link in collector.links if not link.startswith("#")]
+    assert len(files) >= 4
+    for link in files:
+        assert (page.parent / link).exists(), link

@@ -15,6 +15,7 @@ script that reads `#status=failed&tier=smoke&tag=x&q=text` from the URL.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -116,7 +117,9 @@ def _diagnostic_files(result: ScenarioResult, run_dir: Path) -> tuple[list[str],
     if folder is None or not folder.is_dir():
         return [], 0
     files = sorted(path for path in folder.rglob("*") if path.is_file())
-    shown = [relative_artifact(run_dir, str(path)) or "" for path in files[:DIAGNOSTIC_FILES_SHOWN]]
+    # `path` already starts with `run_dir`, which may be relative to the working directory.
+    shown = [Path(os.path.relpath(path, run_dir)).as_posix()
+             for path in files[:DIAGNOSTIC_FILES_SHOWN]]
     return shown, len(files)
 
 

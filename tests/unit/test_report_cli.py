@@ -46,3 +46,17 @@ def test_run_and_merge_are_exclusive(tmp_path: Path) -> None:
         main(["report", "--run", str(tmp_path), "--merge", str(tmp_path)])
 
     assert caught.value.code == 2
+
+
+def test_summary_line_uses_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = synthetic_run(1)
+    write_results_json(run, tmp_path / "one")
+
+    assert main(["report", "--run", str(tmp_path / "one")]) == 0
+    assert main(["report", "--merge", str(tmp_path / "one"),
+                 "--results-dir", str(tmp_path / "merged")]) == 0
+
+    output = capsys.readouterr().out
+    assert "1 scenario," in output
+    assert "1 scenarios" not in output
+    assert "merged 1 run into" in output

@@ -52,9 +52,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=run_report_command)
 
 
+def _count(number: int, noun: str) -> str:
+    """Return `number` with `noun` in the singular or plural ("1 run", "2 runs")."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _print_summary(action: str, run: RunResult, run_dir: Path) -> None:
     summary = summarize(run)
-    print(f"{action} {run_dir}: {summary.total} scenarios, {summary.failing} failing, "
+    print(f"{action} {run_dir}: {_count(summary.total, 'scenario')}, {summary.failing} failing, "
           f"{summary.flaky} flaky; open {run_dir / 'report.html'}")
 
 
@@ -64,9 +69,11 @@ def run_report_command(args: argparse.Namespace) -> int:
         for duplicate in outcome.duplicates[:DUPLICATES_PRINTED]:
             print(f"sparkrig: {duplicate.describe()}", file=sys.stderr)
         if len(outcome.duplicates) > DUPLICATES_PRINTED:
-            print(f"sparkrig: ... and {len(outcome.duplicates) - DUPLICATES_PRINTED} more "
-                  "duplicate scenarios, each kept from the later run", file=sys.stderr)
-        _print_summary(f"merged {len(outcome.sources)} runs into", outcome.run, outcome.run_dir)
+            more = len(outcome.duplicates) - DUPLICATES_PRINTED
+            print(f"sparkrig: ... and {_count(more, 'more duplicate scenario')}, "
+                  "each kept from the later run", file=sys.stderr)
+        _print_summary(f"merged {_count(len(outcome.sources), 'run')} into",
+                       outcome.run, outcome.run_dir)
         return 0
 
     run_dir: Path = args.run if args.run is not None else args.results_dir / LATEST

@@ -346,3 +346,53 @@ def test_load_sorted_by_name(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", "name: beta\ntier: smoke\nsteps: [{test: {}}]\n")
 
     assert [scenario.name for scenario in load_scenarios(tmp_path)] == ["alpha", "beta"]
+
+
+def test_chart_path_without_chart_yaml(tmp_path: Path) -> None:
+    (tmp_path / "charts" / "empty").mkdir(parents=True)
+    path = write(
+        tmp_path / "a.yaml",
+        "name: a\ntier: smoke\nchart: {path: charts/empty}\nsteps: [{install: {}}]\n",
+    )
+
+    error = expect_error(path, "chart.path", "no Chart.yaml there")
+    assert str(tmp_path / "charts" / "empty") in str(error)
+    assert error.exit_code == ExitCode.USAGE
+
+
+def test_script_chart_without_chart_yaml(tmp_path: Path) -> None:
+    (tmp_path / "charts" / "empty").mkdir(parents=True)
+    path = write(
+        tmp_path / "s.sh",
+        "#!/bin/sh\n# @meta\n# name: s\n# tier: smoke\n# chart: charts/empty\n# @endmeta\n",
+        executable=True,
+    )
+
+    expect_error(path, "chart", "no Chart.yaml there")
+
+
+def test_missing_preset_lists_available(tmp_path: Path, chart: Path) -> None:
+    path = write(
+        tmp_path / "a.yaml",
+        "name: a\ntier: smoke\nchart: {path: charts/spark, preset: conect}\nsteps: [{test: {}}]\n",
+    )
+
+    expect_error(path, "chart.preset", "available: connect")
+
+
+def test_unknown_dependency_suggests_name(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", "name: chart-lint\ntier: smoke\nsteps: [{test: {}}]\n")
+    write(tmp_path / "b.yaml",
+          "name: b\ntier: smoke\ndepends_on: [chart-lints]\nsteps: [{test: {}}]\n")
+
+    with pytest.raises(ScenarioError, match="did you mean 'chart-lint'"):
+        load_scenarios(tmp_path)
+
+
+def test_step_with_two_keys_names_them(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.yaml",
+        "name: a\ntier: smoke\nsteps:\n  - run:\n    command: ls\n",
+    )
+
+    expect_error(path, "steps[0]", "found 2 keys: run, command")

@@ -16,6 +16,7 @@ Which files are scenarios:
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -243,10 +244,26 @@ def _values_files(fields: Fields, key: str, items: Iterable[str]) -> tuple[Path,
     return tuple(paths)
 
 
+def _chart_folder(fields: Fields, key: str, text: str) -> Path:
+    """Resolve a chart path; it must be a folder with a Chart.yaml, as Helm and presets need."""
+    path = _existing_path(fields, key, text)
+    if not (path / "Chart.yaml").is_file():
+        raise fields.error(
+            key,
+            f"{text} resolved to {path}, but there is no Chart.yaml there; "
+            "expected the folder of a Helm chart",
+        )
+    return path
+
+
 def _preset(fields: Fields, key: str, chart_path: Path, preset: str) -> None:
     preset_file = chart_path / "presets" / f"{preset}.yaml"
     if preset and not preset_file.is_file():
-        raise fields.error(key, f"preset {preset!r} not found: {preset_file} does not exist")
+        available = sorted(path.stem for path in (chart_path / "presets").glob("*.yaml"))
+        hint = f"available: {', '.join(available)}" if available else "the chart has no presets"
+        raise fields.error(
+            key, f"preset {preset!r} not found: {preset_file} does not exist; {hint}"
+        )
 
 
 def _yaml_chart(fields: Fields) -> Chart | None:
@@ -254,7 +271,7 @@ def _yaml_chart(fields: Fields) -> Chart | None:
     if data is None:
         return None
     inner = Fields(fields.path, data, "chart")
-    path = _existing_path(inner, "path", inner.string("path", required=True))
+    path = _chart_folder(inner, "path", inner.string("path", required=True))
     values = _values_files(inner, "values", inner.string_list("values"))
     pairs = inner.scalar_mapping("set")
     preset = inner.string("preset")
@@ -328,7 +345,7 @@ def _load_script(path: Path) -> Scenario:
     chart = None
     preset = fields.string("preset")
     if fields.has("chart"):
-        chart_path = _existing_path(fields, "chart", fields.string("chart"))
+        chart_path = _chart_folder(fields, "chart", fields.string("chart"))
         _preset(fields, "preset", chart_path, preset)
         chart = Chart(path=chart_path, preset=preset)
     elif preset:
@@ -374,10 +391,13 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
     for scenario in by_name.values():
         for dependency in scenario.depends_on:
             if dependency not in by_name:
+                close = difflib.get_close_matches(dependency, list(by_name), n=1)
+                hint = (f"did you mean {close[0]!r}?" if close
+                        else "run 'sparkrig list' to see the names")
                 raise ScenarioError(
                     str(scenario.source),
                     "depends_on",
-                    f"unknown scenario {dependency!r}; expected the name of a loaded scenario",
+                    f"unknown scenario {dependency!r}; {hint}",
                 )
 
     cycle = _find_cycle(by_name)

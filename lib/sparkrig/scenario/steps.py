@@ -161,8 +161,15 @@ def parse_step(path: Path, index: int, item: object) -> Step:
     prefix = f"steps[{index}]"
     kinds = ", ".join(STEP_KINDS)
     if not isinstance(item, dict) or len(item) != 1:
+        if isinstance(item, dict):
+            found = f"found {len(item)} keys: {', '.join(map(str, item)) or 'none'}"
+        else:
+            found = f"got {describe_type(item)}"
         raise ScenarioError(
-            str(path), prefix, f"expected a mapping with one key, the step kind ({kinds})"
+            str(path),
+            prefix,
+            f"expected a mapping with one key, the step kind ({kinds}); {found}. "
+            "Indent a step's fields under its kind",
         )
     ((kind, body),) = item.items()
     if kind not in _PARSERS:

@@ -264,6 +264,59 @@ def test_existing_unreachable_names_server_and_context(tmp_path: Path) -> None:
     assert raised.value.exit_code == 3
 
 
+def kubeconfig_for_port(tmp_path: Path, port: int) -> Path:
+    document = render_kubeconfig(server=f"https://127.0.0.1:{port}", ca_data="",
+                                 cert_data="", key_data="", user="nobody", context="staging")
+    path = tmp_path / "staging.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_existing_refused_says_refused(tmp_path: Path) -> None:
+    kubeconfig = unreachable_kubeconfig(tmp_path, "staging")
+
+    with pytest.raises(ClusterUnreachableError) as raised:
+        providers.ExistingProvider(kubeconfig=kubeconfig).connect()
+
+    assert "refused the connection" in str(raised.value)
+    assert "did not respond" not in str(raised.value)
+
+
+def test_existing_silent_server_times_out(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(providers, "CONNECT_TIMEOUT_SECONDS", 0.5)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()  # the kernel accepts the connection, but nothing ever answers
+        kubeconfig = kubeconfig_for_port(tmp_path, server.getsockname()[1])
+
+        with pytest.raises(ClusterUnreachableError) as raised:
+            providers.ExistingProvider(kubeconfig=kubeconfig).connect()
+
+    assert "did not respond within 0.5 s" in str(raised.value)
+
+
+def test_existing_plain_http_server_fails_tls(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        kubeconfig = kubeconfig_for_port(tmp_path, server.getsockname()[1])
+
+        def answer_in_plain_text() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(4096)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer_in_plain_text, daemon=True)
+        thread.start()
+        with pytest.raises(ClusterUnreachableError) as raised:
+            providers.ExistingProvider(kubeconfig=kubeconfig).connect()
+        thread.join(timeout=10)
+
+    assert "failed the TLS handshake" in str(raised.value)
+
+
 def test_existing_without_kubeconfig_says_so(tmp_path: Path) -> None:
     with pytest.raises(ClusterUnreachableError) as raised:
         providers.ExistingProvider(kubeconfig=tmp_path / "absent").connect()
@@ -306,6 +359,19 @@ def test_auto_falls_back_to_local_when_context_is_down(tmp_path: Path) -> None:
 
     assert local.connected
     assert info.provider == "local"
+
+
+def test_auto_fallback_prints_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kubeconfig = unreachable_kubeconfig(tmp_path, "staging")
+
+    providers.AutoProvider(kubeconfig=kubeconfig, local=FakeLocal()).connect()
+
+    note = capsys.readouterr().err
+    assert note.startswith("sparkrig: note: using the local cluster")
+    assert "context 'staging'" in note
+    assert "refused the connection" in note
+    assert "--cluster existing" in note
+    assert note.count("\n") == 1
 
 
 def test_auto_treats_local_cluster_context_as_local(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import socket
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,14 +125,60 @@ def _connect(target: _Target) -> client.ApiClient:
         client.VersionApi(api).get_code(_request_timeout=CONNECT_TIMEOUT_SECONDS)
     except Exception as exc:
         node_registry.close_client(api)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ClusterUnreachableError(
             f"the Kubernetes API server {target.server or '(unknown server)'} of context "
-            f"'{target.context}' in {target.kubeconfig} did not respond within "
-            f"{CONNECT_TIMEOUT_SECONDS} s ({reason}). Start that cluster, choose another "
-            "context with 'kubectl config use-context NAME', or use '--cluster local'."
+            f"'{target.context}' in {target.kubeconfig} {describe_connect_failure(exc)}. "
+            "Start that cluster, choose another context with 'kubectl config use-context "
+            "NAME', or use '--cluster local'."
         ) from exc
     return api
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """Yield `exc` and what it wraps: urllib3's `reason`, then `__cause__` and `__context__`."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for inner in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+
+
+def describe_connect_failure(exc: BaseException) -> str:
+    """Return why a version request failed, as a verb phrase ("refused the connection").
+
+    urllib3 makes `NewConnectionError` a subclass of `ConnectTimeoutError`, so
+    a refused connection is recognised by the `ConnectionRefusedError` it
+    wraps before any timeout class is considered.
+    """
+    import ssl
+
+    import urllib3.exceptions
+    from kubernetes.client.exceptions import ApiException
+
+    chain = list(_causes(exc))
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for item in chain:
+        if isinstance(item, ApiException):
+            if item.status in (401, 403):
+                return (f"rejected the kubeconfig's credentials (HTTP {item.status} "
+                        f"{item.reason}); renew them")
+            return f"answered the version request with HTTP {item.status} {item.reason}"
+    if any(isinstance(item, ConnectionRefusedError) for item in chain):
+        return "refused the connection (nothing listens on that address and port)"
+    for item in chain:
+        if isinstance(item, (ssl.SSLError, urllib3.exceptions.SSLError)):
+            return f"failed the TLS handshake ({item})"
+    if any(isinstance(item, socket.gaierror) for item in chain):
+        return f"has a host name that could not be resolved ({detail})"
+    if any(isinstance(item, (TimeoutError, urllib3.exceptions.TimeoutError)) for item in chain):
+        return f"did not respond within {CONNECT_TIMEOUT_SECONDS} s"
+    return f"could not be reached ({detail})"
 
 
 def _describe(provider: str, target: _Target, api: client.ApiClient, *,
@@ -228,7 +276,12 @@ class AutoProvider:
                 return self.local.connect()
             api = _connect(target)
         except ClusterUnreachableError as exc:
-            logger.info("no reachable kubeconfig context, using the local cluster: %s", exc)
+            if kubeconfig.is_file():
+                # The user has a kubeconfig and may expect its cluster, so say why it is skipped.
+                print(f"sparkrig: note: using the local cluster, because {exc} "
+                      "Use '--cluster existing' to fail instead.", file=sys.stderr)
+            else:
+                logger.info("no kubeconfig at %s, using the local cluster", kubeconfig)
             return self.local.connect()
         return _describe("existing", target, api, tools_path=None,
                          capabilities=frozenset({CONTAINERS}))

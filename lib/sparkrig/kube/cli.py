@@ -8,7 +8,9 @@ Selection, by the labels and annotation that every lease puts on its namespace:
   still going on elsewhere against the same cluster keeps its namespaces.
 
 Prints one line per namespace and a total. With nothing to clean, it prints
-`nothing to clean` and exits 0. It exits 3 when a namespace is still there after the bounded wait.
+`nothing to clean` and exits 0; by default it then also counts the unexpired
+managed namespaces by run id and prints the commands that remove them. It
+exits 3 when a namespace is still there after the bounded wait.
 The local cluster is never started just to be cleaned: when it is not
 running, there is nothing to clean.
 """
@@ -21,17 +23,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sparkrig.cluster.base import ClusterInfo
+from sparkrig.cluster.kubeconfig import CONTEXT_NAME
 from sparkrig.cluster.local import LocalCluster
 from sparkrig.cluster.providers import ExistingProvider, LocalProvider, get_provider
 from sparkrig.errors import ClusterUnreachableError, ExitCode
 from sparkrig.kube.lease import (
     ANNOTATION_EXPIRES_AT,
+    LABEL_RUN_ID,
     CleanupReport,
     cleanup_namespaces,
     list_managed_namespaces,
 )
 
-__all__ = ["register", "select_namespaces"]
+__all__ = ["describe_unexpired", "register", "select_namespaces"]
 
 CLUSTER_CHOICES = ("auto", "local", "existing", "kind")
 
@@ -80,6 +84,41 @@ def select_namespaces(
     return sorted(names)
 
 
+def describe_unexpired(items: list[dict[str, Any]], *, now: datetime) -> list[str]:
+    """Return lines about managed namespaces that have not expired, or [] when there are none.
+
+    Plain `cleanup` keeps them because a run elsewhere may still use them, so
+    the lines name their runs and the commands that remove them anyway.
+    """
+    runs: dict[str, int] = {}
+    latest_expiry: datetime | None = None
+    for item in items:
+        metadata = item.get("metadata") or {}
+        expiry = _parse_expiry((metadata.get("annotations") or {}).get(ANNOTATION_EXPIRES_AT, ""))
+        if expiry is None or expiry <= now:
+            continue
+        run_id = str((metadata.get("labels") or {}).get(LABEL_RUN_ID, "") or "(no run id)")
+        runs[run_id] = runs.get(run_id, 0) + 1
+        latest_expiry = expiry if latest_expiry is None else max(latest_expiry, expiry)
+    if not runs:
+        return []
+    total = sum(runs.values())
+    noun = "namespace" if total == 1 else "namespaces"
+    by_run = ", ".join(f"{run_id} ({count})" for run_id, count in sorted(runs.items()))
+    assert latest_expiry is not None
+    return [
+        f"{total} managed {noun} not expired yet (the last expires at "
+        f"{latest_expiry.strftime('%Y-%m-%d %H:%M:%S %Z')}), from runs: {by_run}",
+        "they may belong to a run still going on; if not, remove them with "
+        "'invoke cleanup --run-id ID' or all of them with 'invoke cleanup --all'",
+    ]
+
+
+def _provider_name(cluster: ClusterInfo) -> str:
+    """Return "local" for the local cluster even when reached through its kubeconfig."""
+    return "local" if cluster.context == CONTEXT_NAME else cluster.provider
+
+
 def _connect(choice: str) -> ClusterInfo | None:
     """Return the cluster to clean, or None when it is the local one and not running."""
     if choice == "local":
@@ -116,13 +155,17 @@ def _cleanup(args: argparse.Namespace) -> int:
             scope = f"run {args.run_id}"
         elif args.all:
             scope = "sparkrig"
-        print(f"nothing to clean: no {scope} namespaces on {cluster.provider} cluster "
+        print(f"nothing to clean: no {scope} namespaces on {_provider_name(cluster)} cluster "
               f"{cluster.server or ''}".rstrip())
+        if expired_only:
+            for line in describe_unexpired(items, now=datetime.now(UTC)):
+                print(line)
         return int(ExitCode.OK)
     with tempfile.TemporaryFile() as scratch:
         reports = cleanup_namespaces(cluster, names, log=scratch)
     for report in reports:
         print(_line(report))
     removed = sum(report.removed for report in reports)
-    print(f"{removed} of {len(reports)} namespaces removed")
+    noun = "namespace" if len(reports) == 1 else "namespaces"
+    print(f"{removed} of {len(reports)} {noun} removed")
     return int(ExitCode.OK if removed == len(reports) else ExitCode.INFRASTRUCTURE)

@@ -168,7 +168,7 @@ def cluster_down(c: Context) -> None:
 
 @task(name="status")
 def cluster_status(c: Context) -> None:
-    """Show whether the local cluster runs, its processes and nodes."""
+    """Show whether the local cluster runs: its processes, pids and API readiness."""
     _sparkrig(c, "cluster", "status")
 
 

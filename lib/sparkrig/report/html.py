@@ -4,6 +4,7 @@ The page has no external scripts, styles or fonts, so it works as a CI
 artifact opened from disk. Autoescaping is on: whatever a scenario printed is
 shown as text. Sections: a summary, failures first (reason, attempts, the tail
 of the output, links to the log and diagnostics relative to the page), a
+compact list of interrupted and not started scenarios, a
 timeline of the parallel run, and a table of all scenarios.
 
 Size stays bounded: each failure shows at most `HTML_OUTPUT_CAP` of output,
@@ -203,19 +204,24 @@ def render_html(run: RunResult, run_dir: Path) -> str:
     """Render the report page of `run`; artifact links are relative to `run_dir`."""
     summary = summarize(run)
     ordered = sorted(run.scenarios, key=lambda result: (_STATUS_ORDER[result.status], result.name))
-    failing = [result for result in ordered if result.status in FAILING_STATUSES]
+    # Interrupted scenarios did not fail on their own, so they get a compact list, not cards.
+    failing = [result for result in ordered
+               if result.status in FAILING_STATUSES and result.status is not Status.INTERRUPTED]
     failures = [_failure(result, run_dir, index < FAILURE_DETAIL_LIMIT)
                 for index, result in enumerate(failing)]
+    interrupted = [{"result": result, "output_link": relative_artifact(run_dir, result.output_path)}
+                   for result in ordered if result.status is Status.INTERRUPTED]
     flaky = [result for result in ordered if is_flaky(result)]
     rows = [_row(index, result, run_dir) for index, result in enumerate(run.scenarios)]
 
-    verdict = "failed" if summary.failing else "passed"
+    verdict = summary.verdict
     context = {
         "run": run,
         "verdict": verdict,
         "summary": summary,
         "cards": _summary_cards(summary),
         "failures": failures,
+        "interrupted": interrupted,
         "failure_detail_limit": FAILURE_DETAIL_LIMIT,
         "flaky": flaky,
         "rows": rows,

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sparkrig.report.summary import is_flaky, resolve_artifact
+from sparkrig.report.summary import is_flaky, resolve_artifact, summarize
 from sparkrig.report.text import (
     OutputCap,
     OutputExcerpt,
@@ -218,7 +218,8 @@ def junit_xml(run: RunResult, run_dir: Path) -> ET.ElementTree:
         root.append(suite)
     for key in ("tests", "failures", "errors", "skipped", "disabled"):
         root.set(key, str(totals[key]))
-    root.set("time", f"{sum(result.duration for result in run.scenarios):.3f}")
+    # The run's wall time, not the sum of its suites: scenarios overlap when they run in parallel.
+    root.set("time", f"{summarize(run).wall_seconds:.3f}")
     return ET.ElementTree(root)
 
 

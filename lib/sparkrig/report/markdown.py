@@ -40,7 +40,8 @@ def _seconds(value: float) -> str:
 def render_markdown(run: RunResult, artifacts: list[str]) -> str:
     """Render the Markdown summary of `run`; `artifacts` are file names in the run folder."""
     summary = summarize(run)
-    verdict = "❌ failed" if summary.failing else "✅ passed"
+    verdict = {"interrupted": "⏹️ interrupted", "failed": "❌ failed",
+               "passed": "✅ passed"}[summary.verdict]
     rate = "n/a" if summary.pass_rate is None else f"{summary.pass_rate:.1%}"
     lines = [
         f"## sparkrig run `{run.run_id}`: {verdict}",
@@ -55,9 +56,14 @@ def render_markdown(run: RunResult, artifacts: list[str]) -> str:
         f"| {summary.peak_parallel} / {summary.max_parallel} |",
         "",
     ]
+    if summary.counts[Status.INTERRUPTED]:
+        lines += [f"The run was interrupted: {summary.interrupted_running} scenarios stopped "
+                  f"while running, {summary.not_started} not started.", ""]
 
-    failing = sorted((result for result in run.scenarios if result.status in FAILING_STATUSES),
+    failing = sorted((result for result in run.scenarios
+                      if result.status in FAILING_STATUSES - {Status.INTERRUPTED}),
                      key=lambda result: (result.tier, result.name))
+    interrupted = [result for result in run.scenarios if result.status is Status.INTERRUPTED]
     if failing:
         lines += [f"### Failures ({len(failing)})", "",
                   "| scenario | tier | status | attempts | reason |",
@@ -73,6 +79,15 @@ def render_markdown(run: RunResult, artifacts: list[str]) -> str:
             lines.append(f"… and {len(failing) - MARKDOWN_FAILURE_LIMIT} more failures: "
                          "see report.html or junit.xml.")
         lines.append("")
+
+    if interrupted:
+        names = ", ".join(
+            escape_markdown(result.name, 120) + ("" if result.attempts else " (not started)")
+            for result in interrupted[:MARKDOWN_FAILURE_LIMIT]
+        )
+        more = f" and {len(interrupted) - MARKDOWN_FAILURE_LIMIT} more" \
+            if len(interrupted) > MARKDOWN_FAILURE_LIMIT else ""
+        lines += [f"### Interrupted ({len(interrupted)})", "", f"{names}{more}.", ""]
 
     flaky = [result for result in run.scenarios if is_flaky(result)]
     if flaky:

@@ -21,6 +21,8 @@ __all__ = [
     "FAILING_STATUSES",
     "RunSummary",
     "is_flaky",
+    "is_not_started",
+    "peak_parallel",
     "mark_flaky",
     "parse_time",
     "resolve_artifact",
@@ -82,10 +84,23 @@ class RunSummary:
     scenario_seconds: float
     max_parallel: int
     peak_parallel: int
+    not_started: int = 0  # interrupted scenarios that had no attempt
 
     @property
     def failing(self) -> int:
         return sum(self.counts[status] for status in FAILING_STATUSES)
+
+    @property
+    def verdict(self) -> str:
+        """Return "interrupted", "failed" or "passed"; an interrupt outranks failures."""
+        if self.counts[Status.INTERRUPTED]:
+            return "interrupted"
+        return "failed" if self.failing else "passed"
+
+    @property
+    def interrupted_running(self) -> int:
+        """Return how many scenarios the interrupt stopped while they ran."""
+        return self.counts[Status.INTERRUPTED] - self.not_started
 
     @property
     def pass_rate(self) -> float | None:
@@ -127,6 +142,43 @@ def assign_lanes(run: RunResult) -> list[tuple[int, ScenarioResult]]:
     return placed
 
 
+def is_not_started(result: ScenarioResult) -> bool:
+    """Return whether the run was interrupted before this scenario's first attempt."""
+    return result.status is Status.INTERRUPTED and not result.attempts
+
+
+def peak_parallel(run: RunResult) -> int:
+    """Return the most attempts that ran at once, from the attempts' start and end times.
+
+    At equal timestamps an end counts before a start, so back-to-back
+    attempts in one slot count once. Attempts without a start time are left
+    out, and one without an end time counts as running until the run ended.
+    """
+    events: list[tuple[datetime, int]] = []
+    run_end = parse_time(run.ended_at)
+    for result in run.scenarios:
+        for attempt in result.attempts:
+            start = parse_time(attempt.started_at)
+            end = parse_time(attempt.ended_at) or run_end
+            if start is None or end is None:
+                continue
+            try:
+                end = max(end, start)
+            except TypeError:  # one timestamp has a UTC offset and the other has none
+                continue
+            events.append((start, 1))
+            events.append((end, -1))
+    try:
+        events.sort()  # -1 sorts before 1, so ends come first at equal times
+    except TypeError:
+        return 0
+    running = peak = 0
+    for _, change in events:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
 def summarize(run: RunResult) -> RunSummary:
     """Count the run's scenarios by status and measure its duration and parallelism."""
     counts = Counter({status: 0 for status in Status})
@@ -137,8 +189,6 @@ def summarize(run: RunResult) -> RunSummary:
         wall = (end - start).total_seconds() if start and end else 0.0
     except TypeError:
         wall = 0.0
-    lanes = assign_lanes(run)
-    peak = max((lane for lane, _ in lanes), default=-1) + 1
 
     return RunSummary(
         total=len(run.scenarios),
@@ -147,5 +197,6 @@ def summarize(run: RunResult) -> RunSummary:
         wall_seconds=max(wall, 0.0),
         scenario_seconds=sum(result.duration for result in run.scenarios),
         max_parallel=run.max_parallel,
-        peak_parallel=peak,
+        peak_parallel=peak_parallel(run),
+        not_started=sum(1 for result in run.scenarios if is_not_started(result)),
     )

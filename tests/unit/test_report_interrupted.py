@@ -60,7 +60,7 @@ def test_markdown_says_interrupted() -> None:
 
     assert "⏹️ interrupted" in text.splitlines()[0]
     assert "❌" not in text
-    assert "1 scenarios stopped while running, 1 not started" in text
+    assert "interrupted: 1 stopped while running, 1 not started" in text
     assert "### Failures (1)" in text
     assert "aaa-never-ran (not started)" in text
 

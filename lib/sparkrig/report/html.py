@@ -3,8 +3,8 @@
 The page has no external scripts, styles or fonts, so it works as a CI
 artifact opened from disk. Autoescaping is on: whatever a scenario printed is
 shown as text. Sections: a summary, failures first (reason, attempts, the tail
-of the output, links to the log and diagnostics relative to the page), a
-compact list of interrupted and not started scenarios, a
+of the output, links to the log and diagnostics relative to the page). A
+compact list of interrupted and not started scenarios follows, then a
 timeline of the parallel run, and a table of all scenarios.
 
 Size stays bounded: each failure shows at most `HTML_OUTPUT_CAP` of output,

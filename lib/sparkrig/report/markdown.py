@@ -57,7 +57,7 @@ def render_markdown(run: RunResult, artifacts: list[str]) -> str:
         "",
     ]
     if summary.counts[Status.INTERRUPTED]:
-        lines += [f"The run was interrupted: {summary.interrupted_running} scenarios stopped "
+        lines += [f"The run was interrupted: {summary.interrupted_running} stopped "
                   f"while running, {summary.not_started} not started.", ""]
 
     failing = sorted((result for result in run.scenarios

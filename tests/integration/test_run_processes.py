@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 RUN_TIMEOUT = 120  # seconds; every run here ends far sooner
 
 
@@ -244,3 +246,80 @@ def test_run_plain_progress_lines(tmp_path: Path) -> None:
     assert any(" passed quick " in line for line in lines)
     run_id = os.readlink(tmp_path / "reports" / "latest")
     assert lines[-1].endswith(f"results in {tmp_path / 'reports' / run_id}")
+
+
+def written_statuses(tmp_path: Path) -> dict[str, str]:
+    found = {}
+    for path in (tmp_path / "reports" / "latest" / "scenarios").glob("*/result.json"):
+        data = json.loads(path.read_text())
+        found[data["name"]] = data["status"]
+    return found
+
+
+def test_run_closed_stdout_finishes_run(tmp_path: Path) -> None:
+    for index in range(4):
+        write_script(tmp_path / "scenarios", f"short{index}", "sleep 0.3\n")
+    process = subprocess.Popen(
+        sparkrig(tmp_path, "--max", "2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    stderr = process.stderr.read() if process.stderr else ""
+    process.wait(timeout=RUN_TIMEOUT)
+
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
+    found = results(tmp_path)
+    assert {name: item["status"] for name, item in found.items()} == written_statuses(tmp_path)
+    assert all(item["status"] == "passed" for item in found.values())
+
+
+@pytest.mark.parametrize("stdout_closed", [False, True], ids=["stdout-open", "stdout-closed"])
+def test_run_sigterm_records_late_finishers(tmp_path: Path, stdout_closed: bool) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for index in range(6):
+        # The scenario ends about 0.5 s after the interrupt reaches it.
+        write_script(
+            tmp_path / "scenarios",
+            f"late{index}",
+            f"""
+            trap 'sleep 0.5; exit 0' TERM
+            touch {marks}/late{index}
+            sleep 30 &
+            wait
+            sleep 0.5
+        """,
+        )
+    process = subprocess.Popen(
+        sparkrig(tmp_path, "--max", "4"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(marks.iterdir())) == 4
+    if stdout_closed:
+        assert process.stdout is not None
+        process.stdout.close()  # the interrupt note then hits a closed pipe
+
+    process.send_signal(signal.SIGTERM)
+    stderr = process.stderr.read() if process.stderr else ""
+    process.wait(timeout=100)
+
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    found = results(tmp_path)
+    assert len(found) == 6
+    assert {name: item["status"] for name, item in found.items()} == written_statuses(tmp_path)
+    started = [item for item in found.values() if item["attempts"]]
+    assert len(started) == 4

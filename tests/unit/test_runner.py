@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkrig.errors import ExitCode
+from sparkrig.errors import ExitCode, InfrastructureError
 from sparkrig.results import RunResult, Status
 from sparkrig.runner import contract
 from sparkrig.runner.layout import utc_now
@@ -305,3 +305,72 @@ def test_runner_empty_selection_succeeds(tmp_path: Path, scenarios: Path) -> Non
 
     assert code == ExitCode.OK
     assert results.scenarios == []
+
+
+class BrokenPipeStream(io.StringIO):
+    """A stdout whose reader went away after `lines` lines, as under `| head`."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines_left = lines
+
+    def write(self, text: str) -> int:
+        if self.lines_left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.lines_left -= text.count("\n")
+        return super().write(text)
+
+
+def written_statuses(run_dir: Path) -> dict[str, str]:
+    found = {}
+    for path in (run_dir / "scenarios").glob("*/result.json"):
+        data = json.loads(path.read_text())
+        found[data["name"]] = data["status"]
+    return found
+
+
+def test_runner_broken_progress_keeps_running(tmp_path: Path, scenarios: Path) -> None:
+    for name in ("one", "two", "three"):
+        script(scenarios, name, "exit 0\n")
+    options = RunOptions(
+        scenarios_dir=scenarios, results_dir=tmp_path / "reports", cluster="none"
+    )
+    runner = Runner(options, plan_run(options), None, PlainProgress(BrokenPipeStream(2)))
+
+    code = runner.run()
+
+    assert code == ExitCode.OK
+    results = RunResult.load(runner.run_dir / "results.json")
+    assert {item.name: str(item.status) for item in results.scenarios} == {
+        "one": "passed", "two": "passed", "three": "passed"
+    }
+
+
+def test_runner_crash_takes_written_results(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script(scenarios, "first", "exit 0\n", extra_meta="# estimated_time: 10s\n")
+    script(scenarios, "second", "exit 0\n", extra_meta="# estimated_time: 1s\n")
+
+    def broken(self: Runner, finished: object) -> None:
+        raise RuntimeError("bookkeeping bug")
+
+    monkeypatch.setattr(Runner, "_on_finished", broken)
+    options = RunOptions(
+        scenarios_dir=scenarios, results_dir=tmp_path / "reports", cluster="none",
+        max_parallel=1,
+    )
+    runner = Runner(options, plan_run(options), None, PlainProgress(io.StringIO()))
+
+    with pytest.raises(InfrastructureError, match="RuntimeError: bookkeeping bug"):
+        runner.run()
+
+    results = RunResult.load(runner.run_dir / "results.json")
+    found = {item.name: item for item in results.scenarios}
+    assert results.exit_code == ExitCode.INFRASTRUCTURE
+    assert str(found["first"].status) == "passed"
+    assert len(found["first"].attempts) == 1
+    assert str(found["second"].status) == "interrupted"
+    assert found["second"].attempts == []
+    written = written_statuses(runner.run_dir)
+    assert written == {"first": "passed"}

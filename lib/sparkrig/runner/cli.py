@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkrig.cluster.base import CLUSTER_CHOICES, ClusterInfo
-from sparkrig.errors import InfrastructureError, UsageError
+from sparkrig.errors import InfrastructureError, SparkrigError, UsageError
 from sparkrig.runner.plan import RunOptions, load_history, plan_run
 from sparkrig.runner.progress import make_progress
 from sparkrig.scenario.loader import load_scenarios
@@ -227,7 +227,16 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     runner = Runner(options, plan, cluster, make_progress())
-    return runner.run()
+    try:
+        return runner.run()
+    except SparkrigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug in the runner: one line, not a traceback
+        logger.debug("the run raised", exc_info=True)
+        raise InfrastructureError(
+            f"run {runner.run_id} stopped by an internal error: {type(exc).__name__}: {exc}; "
+            f"results in {runner.run_dir} (run with -vv for the traceback)"
+        ) from exc
 
 
 def list_command(args: argparse.Namespace) -> int:

@@ -20,7 +20,12 @@ starts what the scheduler allows up to `--max`, and enforces deadlines:
   detached cleanup of the whole run and ends the run without waiting for it.
 
 Every path ends in `_finish`, which writes results.json and the other reports,
-updates the durations history and points `latest` at the run.
+updates the durations history and points `latest` at the run. When the loop
+raises (a bug in the parent), the running workers get SIGTERM as on an
+interrupt and their outcomes are still recorded; a scenario the parent has no
+outcome for takes its result.json from disk, and only scenarios with neither
+are recorded as interrupted. The run then ends with `InfrastructureError`
+(exit code 3) after its results are written.
 """
 
 from __future__ import annotations
@@ -39,14 +44,14 @@ from typing import Any
 
 from sparkrig import __version__
 from sparkrig.cluster.base import ClusterInfo
-from sparkrig.errors import ExitCode
+from sparkrig.errors import ExitCode, InfrastructureError
 from sparkrig.kube.names import safe_dir_name
 from sparkrig.process import kill_session
 from sparkrig.results import RunResult, Status, write_json_atomic
 from sparkrig.runner import contract
 from sparkrig.runner.layout import new_run_id, point_latest, utc_now
 from sparkrig.runner.plan import Plan, RunOptions
-from sparkrig.runner.progress import Progress
+from sparkrig.runner.progress import GuardedProgress, Progress
 from sparkrig.runner.records import OutcomeFields, ScenarioRecord
 from sparkrig.scenario.model import Scenario
 from sparkrig.scheduler.admission import CapacityAdmission, UnlimitedAdmission
@@ -140,7 +145,9 @@ class Runner:
         self.options = options
         self.plan = plan
         self.cluster = cluster
-        self.progress = progress
+        self.progress = progress if isinstance(progress, GuardedProgress) else GuardedProgress(
+            progress
+        )
         self.run_id = run_id or new_run_id()
         self.run_dir = options.results_dir / self.run_id
         self.started_at = utc_now()
@@ -164,11 +171,16 @@ class Runner:
         self.interrupt_deadline: float | None = None
         self.forced = False
         self.reports_prepared = False
+        self.crash: Exception | None = None  # what ended the loop abnormally
 
     # --- entry point --------------------------------------------------------
 
     def run(self) -> int:
-        """Execute the plan and return the exit code; results are written on every path."""
+        """Execute the plan and return the exit code; results are written on every path.
+
+        Raises InfrastructureError, after writing the results, when the run's own
+        loop failed.
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.progress.start_run(self.run_id, len(self.records))
         wake_read, wake_write = os.pipe()
@@ -182,13 +194,48 @@ class Runner:
             self._skip_up_front()
             self._loop(wake_read)
             self._wait_for_cleanups(wake_read)
+        except Exception as exc:  # noqa: BLE001 - a bug here must still leave true results
+            logger.debug("the run loop raised", exc_info=True)
+            self.crash = exc
+            self._stop_after_crash(wake_read)
         finally:
             self._restore_signal_handlers(previous)
             self.pool.close()
             os.close(wake_read)
             os.close(wake_write)
             exit_code = self._finish()
+        if self.crash is not None:
+            raise InfrastructureError(
+                f"run {self.run_id} stopped by an internal error: "
+                f"{type(self.crash).__name__}: {self.crash}; results in {self.run_dir} "
+                "(run with -vv for the traceback)"
+            ) from self.crash
         return exit_code
+
+    def _stop_after_crash(self, wake_fd: int) -> None:
+        """Stop the running attempts as on an interrupt and record what they return."""
+        try:
+            self.stopping = "interrupt"
+            self.pool.release_spares()
+            running = self._attempt_workers()
+            for worker in running:
+                worker.data["cause"] = worker.data["cause"] or "interrupt"
+                self.pool.signal(worker, signal.SIGTERM)
+            signals = self.signals
+            deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+            while (self._attempt_workers() and self.signals == signals
+                   and time.monotonic() < deadline):
+                finished, woken = self.pool.wait(deadline - time.monotonic())
+                if woken:
+                    _drain(wake_fd)
+                for item in finished:
+                    if item.worker.data.get("kind") == "attempt":
+                        self._on_finished(item)
+            for worker in self._attempt_workers():
+                self.pool.signal(worker, signal.SIGKILL)
+                kill_session(worker.session_id, grace=FORCED_KILL_GRACE_SECONDS)
+        except Exception:  # noqa: BLE001 - _finish still records what is on disk
+            logger.debug("stopping the workers after the crash failed", exc_info=True)
 
     # --- signals ------------------------------------------------------------
 
@@ -572,6 +619,8 @@ class Runner:
     # --- the end ------------------------------------------------------------
 
     def _exit_code(self) -> int:
+        if self.crash is not None:
+            return int(ExitCode.INFRASTRUCTURE)
         if self.signals:
             return int(ExitCode.INTERRUPTED)
         failures = [
@@ -587,7 +636,8 @@ class Runner:
     def _finish(self) -> int:
         now = utc_now()
         for record in self.records.values():
-            if record.status is None:  # only after an unexpected error in the loop
+            # Only after an unexpected error in the loop: the worker may have written a result.
+            if record.status is None and not record.adopt_written():
                 record.finish_without_running(Status.INTERRUPTED, "not finished: run aborted", now)
         exit_code = self._exit_code()
         run = RunResult(

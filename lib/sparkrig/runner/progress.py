@@ -9,10 +9,17 @@ holds a lock can deadlock the child). Elsewhere, `PlainProgress` prints one
 timestamped line per start and per end with the status, duration and reason.
 rich is imported only by `LiveProgress`, so a run off a terminal does not pay
 its import (about 20 ms).
+
+`GuardedProgress` wraps either one for the runner: a display that cannot be
+written (stdout closed, as in `sparkrig run | head -3`) is switched off, and
+the run goes on and writes its results as usual.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,7 +31,16 @@ from sparkrig.scenario.quantities import format_duration
 if TYPE_CHECKING:
     from rich.console import Console, Group
 
-__all__ = ["Progress", "PlainProgress", "LiveProgress", "make_progress", "summary_line"]
+__all__ = [
+    "Progress",
+    "PlainProgress",
+    "LiveProgress",
+    "GuardedProgress",
+    "make_progress",
+    "summary_line",
+]
+
+logger = logging.getLogger(__name__)
 
 LIVE_REFRESH_SECONDS = 0.5  # elapsed times on the terminal move at this step
 MAX_RUNNING_ROWS = 20
@@ -205,3 +221,75 @@ def make_progress() -> Progress:
     if sys.stdout.isatty():
         return LiveProgress()
     return PlainProgress()
+
+
+class GuardedProgress:
+    """A `Progress` that switches itself off at the first write that fails.
+
+    Writing to a closed pipe raises BrokenPipeError (Python ignores SIGPIPE),
+    and writing to a closed file object raises ValueError. Either is logged
+    once at debug level; later calls do nothing. When stdout itself is broken,
+    its descriptor is pointed at /dev/null, so the interpreter's flush at exit
+    does not fail either.
+    """
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.enabled = True
+
+    def _switch_off(self, exc: Exception) -> None:
+        self.enabled = False
+        logger.debug("progress output failed (%s: %s); switching progress off",
+                      type(exc).__name__, exc)
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+
+    def start_run(self, run_id: str, total: int) -> None:
+        if self.enabled:
+            try:
+                self.inner.start_run(run_id, total)
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)
+
+    def started(self, name: str, attempt: int) -> None:
+        if self.enabled:
+            try:
+                self.inner.started(name, attempt)
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)
+
+    def ended(self, result: ScenarioResult, *, retrying: bool = False) -> None:
+        if self.enabled:
+            try:
+                self.inner.ended(result, retrying=retrying)
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)
+
+    def note(self, message: str) -> None:
+        if self.enabled:
+            try:
+                self.inner.note(message)
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)
+
+    def refresh_interval(self) -> float | None:
+        return self.inner.refresh_interval() if self.enabled else None
+
+    def refresh(self) -> None:
+        if self.enabled:
+            try:
+                self.inner.refresh()
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)
+
+    def close(self, run: RunResult, run_dir: str) -> None:
+        if self.enabled:
+            try:
+                self.inner.close(run, run_dir)
+            except (OSError, ValueError) as exc:
+                self._switch_off(exc)

@@ -6,10 +6,16 @@ into each forked worker. The worker adds its attempt and writes
 same attempt when the worker's outcome arrives and rewrites the file when
 retries change the picture (or when the worker could not write it: killed,
 timed out, never started).
+
+When the parent's loop ends abnormally, a scenario the parent has no outcome
+for takes the result its worker wrote (`adopt_written`), so results.json never
+contradicts a scenario's result.json.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +24,8 @@ from sparkrig.results import Attempt, ScenarioResult, Status, write_json_atomic
 from sparkrig.scenario.model import Scenario
 
 __all__ = ["OutcomeFields", "ScenarioRecord"]
+
+logger = logging.getLogger(__name__)
 
 RESULT_FILE = "result.json"
 OUTPUT_FILE = "output.log"
@@ -99,6 +107,25 @@ class ScenarioRecord:
         self.reason = reason
         self.started_at = self.started_at or when
         self.ended_at = when
+
+    def adopt_written(self) -> bool:
+        """Take the scenario's state from its result.json; return False when there is none."""
+        path = self.scenario_dir / RESULT_FILE
+        try:
+            written = ScenarioResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("cannot read %s: %s", path, exc)
+            return False
+        self.attempts = list(written.attempts)
+        self.status = Status(written.status)
+        self.reason = written.reason
+        self.duration = written.duration
+        self.output_tail = written.output_tail
+        self.started_at = written.started_at
+        self.ended_at = written.ended_at
+        return True
 
     @property
     def flaky(self) -> bool:

@@ -30,6 +30,7 @@ from sparkrig.runner.orchestrator import Runner
 from sparkrig.runner.plan import RunOptions, plan_run
 from sparkrig.runner.progress import PlainProgress
 from sparkrig.scenario.model import Scenario
+from sparkrig.scenario.selection import Selection
 
 INFRA_EXIT = 75  # the stand-in reports this script exit code as an infrastructure error
 
@@ -374,3 +375,50 @@ def test_runner_crash_takes_written_results(
     assert found["second"].attempts == []
     written = written_statuses(runner.run_dir)
     assert written == {"first": "passed"}
+
+
+def test_runner_rerun_takes_skipped_dependants(tmp_path: Path, scenarios: Path) -> None:
+    flag = tmp_path / "fixed"
+    script(scenarios, "setup", f"[ -e {flag} ]\n")
+    script(scenarios, "after", "exit 0\n", extra_meta="# depends_on: setup\n")
+    script(scenarios, "last", "exit 0\n", extra_meta="# depends_on: after\n")
+    script(scenarios, "needs", "exit 0\n", extra_meta="# requires: containers\n")
+    script(scenarios, "good", "exit 0\n")
+    run(tmp_path)
+    flag.touch()
+
+    code, results, _ = run(tmp_path, rerun_failed=True)
+
+    assert code == ExitCode.OK
+    found = {item.name: str(item.status) for item in results.scenarios}
+    assert found == {"setup": "passed", "after": "passed", "last": "passed"}
+
+
+def test_runner_rerun_takes_fail_fast_leftovers(tmp_path: Path, scenarios: Path) -> None:
+    flag = tmp_path / "fixed"
+    script(scenarios, "bad", f"[ -e {flag} ]\n", extra_meta="# estimated_time: 60s\n")
+    for name in ("rest1", "rest2"):
+        script(scenarios, name, "exit 0\n", extra_meta="# estimated_time: 1s\n")
+    _, first, _ = run(tmp_path, fail_fast=True, max_parallel=1)
+    assert {str(item.status) for item in first.scenarios} == {"failed", "skipped"}
+    flag.touch()
+
+    code, results, _ = run(tmp_path, rerun_failed=True)
+
+    assert code == ExitCode.OK
+    assert sorted(item.name for item in results.scenarios) == ["bad", "rest1", "rest2"]
+
+
+def test_runner_rerun_adds_filtered_dependency(tmp_path: Path, scenarios: Path) -> None:
+    flag = tmp_path / "fixed"
+    script(scenarios, "setup", f"[ -e {flag} ]\n")
+    script(scenarios, "tagged", "exit 0\n", extra_meta="# depends_on: setup\n# tags: focus\n")
+    run(tmp_path)
+    flag.touch()
+
+    code, results, _ = run(
+        tmp_path, rerun_failed=True, selection=Selection(tags=("focus",))
+    )
+
+    assert code == ExitCode.OK
+    assert sorted(item.name for item in results.scenarios) == ["setup", "tagged"]

@@ -110,3 +110,68 @@ def test_run_cluster_none_rejects_yaml(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["run", "--cluster", "none", "--scenarios", str(tmp_path)]) == 2
 
     assert "--cluster none: YAML scenarios need a cluster (y)" in capsys.readouterr().err
+
+
+def write_latest(reports: Path, statuses: dict[str, str], scenarios_dir: str) -> Path:
+    """Write a finished run with these scenario statuses and point `latest` at it."""
+    run_dir = reports / "20260101T000000Z-abcd"
+    run_dir.mkdir(parents=True)
+    scenarios = [
+        {"name": name, "tier": "smoke", "status": status, "reason": ""}
+        for name, status in statuses.items()
+    ]
+    data = {
+        "run_id": run_dir.name,
+        "started_at": "2026-01-01T00:00:00Z",
+        "selection": {"scenarios_dir": scenarios_dir},
+        "scenarios": scenarios,
+    }
+    (run_dir / "results.json").write_text(json.dumps(data))
+    (reports / "latest").symlink_to(run_dir.name)
+    return run_dir
+
+
+def rerun_argv(tmp_path: Path) -> list[str]:
+    return [
+        "run", "--cluster", "none", "--rerun-failed",
+        "--scenarios", str(tmp_path / "scenarios"),
+        "--results-dir", str(tmp_path / "reports"),
+    ]
+
+
+def test_rerun_without_latest_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path / "scenarios", "one")
+
+    assert main(rerun_argv(tmp_path)) == 2
+
+    error = capsys.readouterr().err
+    assert str(tmp_path / "reports" / "latest" / "results.json") in error
+    assert not (tmp_path / "reports" / "latest").exists()
+
+
+def test_rerun_other_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path / "scenarios", "one")
+    run_dir = write_latest(tmp_path / "reports", {"elsewhere": "failed"}, "/other/scenarios")
+
+    assert main(rerun_argv(tmp_path)) == 2
+
+    error = capsys.readouterr().err
+    assert str(run_dir.parent / "latest" / "results.json") in error
+    assert str(tmp_path / "scenarios") in error
+    assert "/other/scenarios" in error
+    assert (tmp_path / "reports" / "latest").readlink() == Path(run_dir.name)
+
+
+def test_rerun_all_passed_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path / "scenarios", "one")
+    run_dir = write_latest(tmp_path / "reports", {"one": "passed"}, str(tmp_path / "scenarios"))
+
+    assert main(rerun_argv(tmp_path)) == 0
+
+    error = capsys.readouterr().err
+    latest = tmp_path / "reports" / "latest"
+    assert f"nothing to rerun: every scenario in {latest / 'results.json'} passed" in error
+    assert latest.readlink() == Path(run_dir.name)
+    assert sorted(path.name for path in (tmp_path / "reports").iterdir()) == [
+        run_dir.name, "latest"
+    ]

@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     run.add_argument(
         "--rerun-failed",
         action="store_true",
-        help="run only the scenarios that did not pass in <results-dir>/latest",
+        help="run only the scenarios that did not pass in <results-dir>/latest, "
+        "with the failed dependencies they need",
     )
     run.add_argument(
         "--cluster",
@@ -218,6 +219,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     options = _run_options(args)
     plan = plan_run(options)
+    if plan.nothing_to_run:
+        print(f"sparkrig: {plan.nothing_to_run}", file=sys.stderr)
+        return 0
     cluster = None
     if options.cluster != "none" and plan.scenarios:
         cluster = _connect(options.cluster)

@@ -12,17 +12,20 @@ from __future__ import annotations
 import os
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sparkrig.errors import UsageError
-from sparkrig.results import RunResult, Status
+from sparkrig.results import RunResult, ScenarioResult, Status
 
 __all__ = [
     "new_run_id",
     "utc_now",
     "point_latest",
-    "failed_in_latest",
+    "LatestRun",
+    "load_latest",
+    "needs_rerun",
     "LATEST",
 ]
 
@@ -51,15 +54,50 @@ def point_latest(results_dir: Path, run_id: str) -> None:
     os.replace(temporary, link)
 
 
-def failed_in_latest(results_dir: Path) -> list[str]:
-    """Return the scenarios of the latest run that neither passed nor were skipped."""
+@dataclass(frozen=True)
+class LatestRun:
+    """The results of the run that `<results-dir>/latest` points at."""
+
+    path: Path  # its results.json
+    scenarios_dir: str  # the --scenarios folder it ran, "" when not recorded
+    results: list[ScenarioResult]
+
+
+def load_latest(results_dir: Path) -> LatestRun:
+    """Read `<results-dir>/latest/results.json`; raise UsageError when it is missing or invalid."""
     path = results_dir / LATEST / "results.json"
     if not path.is_file():
         raise UsageError(
-            f"--rerun-failed: no previous results at {path}; run without --rerun-failed first"
+            f"--rerun-failed: no previous results at {path}, so {results_dir} has no "
+            "finished run; run without --rerun-failed first"
         )
     try:
         run = RunResult.load(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
         raise UsageError(f"--rerun-failed: cannot read {path}: {exc}") from exc
-    return [result.name for result in run.scenarios if not Status(result.status).is_success]
+    return LatestRun(
+        path=path,
+        scenarios_dir=str(run.selection.get("scenarios_dir") or ""),
+        results=run.scenarios,
+    )
+
+
+def needs_rerun(result: ScenarioResult) -> bool:
+    """Tell whether `--rerun-failed` runs a scenario again, by its last status and reason.
+
+    Passed scenarios do not run again, and neither do scenarios skipped because
+    the cluster lacked a `requires` capability, because that still holds.
+    Everything else runs: failed, error, timed out and interrupted scenarios,
+    and those skipped because a dependency did not pass or after --fail-fast.
+    """
+    status = Status(result.status)
+    if status == Status.PASSED:
+        return False
+    if status == Status.SKIPPED:
+        return result.reason.startswith(RERUN_SKIP_REASONS)
+    return True
+
+
+# Reasons of skips that a rerun may undo; the runner writes them as
+# "dependency NAME failed" and "not started: --fail-fast after NAME STATUS".
+RERUN_SKIP_REASONS = ("dependency ", "not started:")

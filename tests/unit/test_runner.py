@@ -302,10 +302,13 @@ def test_runner_rerun_failed_selects_failures(tmp_path: Path, scenarios: Path) -
 
 
 def test_runner_empty_selection_succeeds(tmp_path: Path, scenarios: Path) -> None:
-    code, results, _ = run(tmp_path)
+    script(scenarios, "untagged", "exit 0\n")
+
+    code, results, _ = run(tmp_path, selection=Selection(tags=("absent",)))
 
     assert code == ExitCode.OK
     assert results.scenarios == []
+    assert not (tmp_path / "reports" / "latest").exists()
 
 
 class BrokenPipeStream(io.StringIO):

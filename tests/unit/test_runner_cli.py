@@ -175,3 +175,62 @@ def test_rerun_all_passed_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFix
     assert sorted(path.name for path in (tmp_path / "reports").iterdir()) == [
         run_dir.name, "latest"
     ]
+
+
+def test_run_empty_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a scenario\n")
+
+    code = main(["run", "--cluster", "none", "--scenarios", str(folder),
+                 "--results-dir", str(tmp_path / "reports")])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"no scenario files in {folder}" in error
+    assert not (tmp_path / "reports").exists()
+
+
+def test_run_no_match_keeps_latest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_script(tmp_path / "scenarios", "one")
+
+    code = main(["run", "--cluster", "none", "--scenarios", str(tmp_path / "scenarios"),
+                 "--results-dir", str(tmp_path / "reports"), "--tag", "absent"])
+
+    assert code == 0
+    error = capsys.readouterr().err
+    assert "none of the 1 scenario in" in error
+    assert "--tag absent" in error
+    assert not (tmp_path / "reports" / "latest").exists()
+
+
+@pytest.mark.parametrize("below", ["file/sub", "file"])
+def test_run_results_dir_file_exits_2(
+    tmp_path: Path, below: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_script(tmp_path / "scenarios", "one")
+    (tmp_path / "file").write_text("")
+    results_dir = tmp_path / below
+
+    code = main(["run", "--cluster", "none", "--scenarios", str(tmp_path / "scenarios"),
+                 "--results-dir", str(results_dir)])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"--results-dir {results_dir}" in error
+    assert "Not a directory" in error
+    assert "Traceback" not in error
+
+
+def test_run_results_dir_uncreatable_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_script(tmp_path / "scenarios", "one")
+
+    code = main(["run", "--cluster", "none", "--scenarios", str(tmp_path / "scenarios"),
+                 "--results-dir", "/proc/nope"])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "--results-dir /proc/nope" in error
+    assert "Traceback" not in error

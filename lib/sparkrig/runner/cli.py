@@ -8,6 +8,7 @@ naming the flag, the value and the fix.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -181,8 +182,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
             f"{', '.join(CLUSTER_CHOICES)}"
         )
     results_dir = Path(args.results_dir)
-    if results_dir.exists() and not results_dir.is_dir():
-        raise UsageError(f"--results-dir {results_dir}: not a folder; give a folder path")
+    _check_results_dir(results_dir)
     return RunOptions(
         scenarios_dir=Path(args.scenarios),
         results_dir=results_dir,
@@ -195,6 +195,37 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         keep_on_failure=args.keep_on_failure,
         rerun_failed=args.rerun_failed,
     )
+
+
+def _check_results_dir(results_dir: Path) -> None:
+    """Reject a --results-dir that cannot become a writable folder, without creating it.
+
+    The nearest part of the path that exists must be a folder this user can write
+    to. The folder itself is created only after the scenario files validated.
+    """
+    existing = results_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(
+            f"--results-dir {results_dir}: {existing} is not a folder "
+            f"({os.strerror(errno.ENOTDIR)}); give a folder path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--results-dir {results_dir}: {existing} is not writable "
+            f"({os.strerror(errno.EACCES)}); give a folder you can write to"
+        )
+
+
+def _make_results_dir(results_dir: Path) -> None:
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--results-dir {results_dir}: cannot create the folder ({exc.strerror or exc}); "
+            "give a folder you can write to"
+        ) from exc
 
 
 # --- handlers ---------------------------------------------------------------
@@ -222,14 +253,13 @@ def run_command(args: argparse.Namespace) -> int:
     if plan.nothing_to_run:
         print(f"sparkrig: {plan.nothing_to_run}", file=sys.stderr)
         return 0
+    _make_results_dir(options.results_dir)
     cluster = None
     if options.cluster != "none" and plan.scenarios:
         cluster = _connect(options.cluster)
     if not plan.scenarios:
-        print(
-            f"sparkrig: no scenario selected ({plan.loaded} loaded); nothing to run",
-            file=sys.stderr,
-        )
+        print(f"sparkrig: {_why_nothing_selected(options, plan.loaded)}; nothing to run "
+              "(latest is not moved)", file=sys.stderr)
     runner = Runner(options, plan, cluster, make_progress())
     try:
         return runner.run()
@@ -241,6 +271,23 @@ def run_command(args: argparse.Namespace) -> int:
             f"run {runner.run_id} stopped by an internal error: {type(exc).__name__}: {exc}; "
             f"results in {runner.run_dir} (run with -vv for the traceback)"
         ) from exc
+
+
+def _why_nothing_selected(options: RunOptions, loaded: int) -> str:
+    """Name the filters that left no scenario of the `loaded` ones."""
+    selection = options.selection
+    filters = [f"--tier {tier}" for tier in selection.tiers]
+    filters += [f"--tag {tag}" for tag in selection.tags]
+    filters += [f"--scenario {name}" for name in selection.names]
+    if options.rerun_failed:
+        filters.append("--rerun-failed")
+    if options.shard is not None:
+        filters.append(f"--shard {options.shard[0]}/{options.shard[1]}")
+    noun = "scenario" if loaded == 1 else "scenarios"
+    return (
+        f"no scenario selected: none of the {loaded} {noun} in {options.scenarios_dir} "
+        f"matches {' '.join(filters) or 'the selection'}"
+    )
 
 
 def list_command(args: argparse.Namespace) -> int:

@@ -654,11 +654,14 @@ class Runner:
         _write_reports(run, self.run_dir)
         if not self.signals:
             _update_history(self.options.results_dir, run)
-        try:
-            point_latest(self.options.results_dir, self.run_id)
-        except OSError as exc:
-            logger.error("cannot point %s/latest at %s: %s", self.options.results_dir,
-                         self.run_id, exc)
+        # A run that selected nothing (an empty CI shard, a tag filter) keeps `latest`
+        # on the last run that ran something, so --rerun-failed still finds it.
+        if self.records:
+            try:
+                point_latest(self.options.results_dir, self.run_id)
+            except OSError as exc:
+                logger.error("cannot point %s/latest at %s: %s", self.options.results_dir,
+                             self.run_id, exc)
         self.progress.close(run, str(self.run_dir))
         return exit_code
 

@@ -69,6 +69,12 @@ def load_history(results_dir: Path) -> dict[str, float]:
 
 def plan_run(options: RunOptions) -> Plan:
     loaded = load_scenarios(options.scenarios_dir)
+    if not loaded:
+        folder = options.scenarios_dir
+        raise UsageError(
+            f"--scenarios {folder}: no scenario files in {folder}; expected *.yaml scenarios "
+            "or executable scripts with a # @meta header"
+        )
     scenarios = select(loaded, options.selection)
 
     if options.rerun_failed:

@@ -356,7 +356,11 @@ class _Attempt:
             helm=helm, uninstall=uninstall, keep=keep,
             timeout=max(cleanup_end - time.monotonic(), 1.0),
         )
-        if not report.removed and not report.kept:
+        if report.kept:
+            # The runner's progress line and summary.md show the reason, so the user sees it.
+            note = f"namespace {self.namespace} kept"
+            self.reason = f"{self.reason}; {note}" if self.reason else note
+        elif not report.removed:
             note = report.detail or f"namespace {self.namespace} not removed"
             self.reason = f"{self.reason}; cleanup: {note}" if self.reason else f"cleanup: {note}"
         for error in report.errors:

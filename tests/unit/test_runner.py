@@ -425,3 +425,15 @@ def test_runner_rerun_adds_filtered_dependency(tmp_path: Path, scenarios: Path) 
 
     assert code == ExitCode.OK
     assert sorted(item.name for item in results.scenarios) == ["setup", "tagged"]
+
+
+def test_progress_words_for_one_timeout(tmp_path: Path, scenarios: Path) -> None:
+    script(scenarios, "slow", "sleep 5\n", extra_meta="# timeout: 1s\n")
+
+    _, results, output = run(tmp_path)
+
+    lines = output.splitlines()
+    assert lines[0].endswith(": 1 scenario")
+    assert any(" timed out slow " in line for line in lines)
+    assert "timed_out" not in output
+    assert lines[-1].split(": ", 1)[1].startswith("1 timed out;")

@@ -19,7 +19,7 @@ from typing import Any
 from sparkrig.cluster.base import CLUSTER_CHOICES, ClusterInfo
 from sparkrig.errors import InfrastructureError, SparkrigError, UsageError
 from sparkrig.runner.plan import RunOptions, load_history, plan_run
-from sparkrig.runner.progress import make_progress
+from sparkrig.runner.progress import make_progress, plural
 from sparkrig.scenario.loader import load_scenarios
 from sparkrig.scenario.quantities import format_duration
 from sparkrig.scenario.selection import Selection, select
@@ -314,7 +314,7 @@ def list_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} scenarios in {args.scenarios}")
+    table = Table(title=f"{plural(len(rows), 'scenario')} in {args.scenarios}")
     for column in ("name", "tier", "tags", "expected", "requires", "depends on"):
         table.add_column(
             column, justify="right" if column == "expected" else "left", no_wrap=column == "name"

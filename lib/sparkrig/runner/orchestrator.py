@@ -51,7 +51,7 @@ from sparkrig.results import RunResult, Status, write_json_atomic
 from sparkrig.runner import contract
 from sparkrig.runner.layout import new_run_id, point_latest, utc_now
 from sparkrig.runner.plan import Plan, RunOptions
-from sparkrig.runner.progress import GuardedProgress, Progress
+from sparkrig.runner.progress import GuardedProgress, Progress, plural, status_text
 from sparkrig.runner.records import OutcomeFields, ScenarioRecord
 from sparkrig.scenario.model import Scenario
 from sparkrig.scheduler.admission import CapacityAdmission, UnlimitedAdmission
@@ -432,8 +432,9 @@ class Runner:
             and not self.stopping
         ):
             self.stopping = "fail-fast"
-            self.progress.note(f"--fail-fast: {record.name} {status}; starting no more scenarios")
-            reason = f"not started: --fail-fast after {record.name} {status}"
+            text = status_text(status)
+            self.progress.note(f"--fail-fast: {record.name} {text}; starting no more scenarios")
+            reason = f"not started: --fail-fast after {record.name} {text}"
             for skip in self.queue.drain(Status.SKIPPED, reason):
                 self._record_skip(skip)
 
@@ -521,8 +522,8 @@ class Runner:
         self.pool.release_spares()
         running = self._attempt_workers()
         self.progress.note(
-            f"interrupted: stopping {len(running)} running scenarios (cleanup takes up to "
-            f"{INTERRUPT_GRACE_SECONDS:g}s; interrupt again to force)"
+            f"interrupted: stopping {plural(len(running), 'running scenario')} (cleanup takes "
+            f"up to {INTERRUPT_GRACE_SECONDS:g}s; interrupt again to force)"
         )
         for skip in self.queue.drain(Status.INTERRUPTED, "not started: run interrupted"):
             self._record_skip(skip)

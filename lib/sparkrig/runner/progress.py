@@ -38,6 +38,8 @@ __all__ = [
     "GuardedProgress",
     "make_progress",
     "summary_line",
+    "status_text",
+    "plural",
 ]
 
 logger = logging.getLogger(__name__)
@@ -78,8 +80,20 @@ def summary_line(run: RunResult) -> str:
     counts: dict[str, int] = {}
     for result in run.scenarios:
         counts[str(result.status)] = counts.get(str(result.status), 0) + 1
-    parts = [f"{counts[str(status)]} {status}" for status in Status if str(status) in counts]
+    parts = [
+        f"{counts[str(status)]} {status_text(status)}" for status in Status if str(status) in counts
+    ]
     return ", ".join(parts) or "no scenarios"
+
+
+def status_text(status: Status) -> str:
+    """Return a status as the reports write it: `timed out`, not `timed_out`."""
+    return str(status).replace("_", " ")
+
+
+def plural(count: int, noun: str) -> str:
+    """Return `1 scenario` or `2 scenarios`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _timestamp() -> str:
@@ -87,7 +101,7 @@ def _timestamp() -> str:
 
 
 def _end_text(result: ScenarioResult, retrying: bool) -> str:
-    text = f"{result.status} {result.name} {format_duration(result.duration)}"
+    text = f"{status_text(result.status)} {result.name} {format_duration(result.duration)}"
     if result.flaky:
         text += " (flaky: passed after a retry)"
     if result.reason and result.status != Status.PASSED:
@@ -108,7 +122,7 @@ class PlainProgress:
         self.stream.flush()
 
     def start_run(self, run_id: str, total: int) -> None:
-        self._line(f"run {run_id}: {total} scenarios")
+        self._line(f"run {run_id}: {plural(total, 'scenario')}")
 
     def started(self, name: str, attempt: int) -> None:
         self._line(f"start {name}" + (f" (attempt {attempt})" if attempt > 1 else ""))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from sparkrig.kube import names
 from sparkrig.kube.names import (
     LABEL_VALUE_MAX_LENGTH,
     NAMESPACE_MAX_LENGTH,
@@ -107,7 +109,11 @@ def test_similar_names_get_distinct_labels() -> None:
         assert safe_dir_name(left) != safe_dir_name(right)
 
 
-def test_names_differ_between_attempts() -> None:
+def test_names_differ_between_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each call must draw a fresh suffix; a counter stands in for the random
+    # draw, because 200 real 4-character draws collide about 1 % of the time.
+    counter = itertools.count()
+    monkeypatch.setattr(names, "random_suffix", lambda length=4: f"{next(counter):0{length}d}")
     namespaces = {namespace_name("connect", when=WHEN) for _ in range(200)}
     releases = {release_name("connect") for _ in range(200)}
     assert len(namespaces) == 200

@@ -304,7 +304,7 @@ class _Attempt:
                     steps_ctx = self._steps_context(client, helm, env)
                     self.run_steps(steps_ctx)
             except AttemptInterrupted:
-                self.fail(Status.INTERRUPTED, "interrupted by the scheduler (SIGTERM)")
+                self.fail(Status.INTERRUPTED, "interrupted: the run was stopped")
             except InfrastructureError as exc:
                 self.fail(Status.ERROR, str(exc), infrastructure=True)
             except Exception as exc:  # noqa: BLE001 - a rig bug must still clean up the namespace
@@ -366,7 +366,7 @@ class _Attempt:
         for error in report.errors:
             write_log_line(self.log, f"cleanup: {error}")
         if self.guard.received and self.status is Status.PASSED:
-            self.fail(Status.INTERRUPTED, "interrupted by the scheduler (SIGTERM) during cleanup")
+            self.fail(Status.INTERRUPTED, "interrupted during cleanup: the run was stopped")
 
 
 def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
@@ -392,7 +392,7 @@ def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
                 guard.armed = True
                 attempt.run_script()
             except AttemptInterrupted:
-                attempt.fail(Status.INTERRUPTED, "interrupted by the scheduler (SIGTERM)")
+                attempt.fail(Status.INTERRUPTED, "interrupted: the run was stopped")
             finally:
                 guard.armed = False
         else:

@@ -481,16 +481,25 @@ def egress_socket(tmp_path: Path) -> Iterator[Path]:
     socket_path = tmp_path / "egress.sock"
     loop = asyncio.new_event_loop()
 
+    listening = threading.Event()
+
+    async def serve_and_report() -> None:
+        # The socket file appears at bind(), before listen(): wait for the
+        # proxy's own ready event, or a connect may be refused.
+        ready = asyncio.Event()
+        task = asyncio.ensure_future(egress.serve(socket_path, ready))
+        await ready.wait()
+        listening.set()
+        await task
+
     def run() -> None:
         with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(egress.serve(socket_path))
+            loop.run_until_complete(serve_and_report())
         loop.run_until_complete(loop.shutdown_asyncgens())
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not socket_path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert listening.wait(timeout=10), "the egress proxy did not start listening within 10 s"
     yield socket_path
 
     def cancel_all() -> None:

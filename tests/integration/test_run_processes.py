@@ -93,6 +93,22 @@ def spans(marks: Path, names: list[str]) -> list[tuple[float, float]]:
     ]
 
 
+def start_run_until_marked(tmp_path: Path, marks: Path, count: int = 4) -> subprocess.Popen[str]:
+    """Start `sparkrig run --max 4` and return once `count` scenarios left a mark."""
+    process = subprocess.Popen(
+        sparkrig(tmp_path, "--max", "4"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(marks.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(list(marks.iterdir())) == count
+    return process
+
+
 def test_run_overlaps_at_most_max(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -182,17 +198,7 @@ def test_run_sigint_interrupts_and_records_all(tmp_path: Path) -> None:
             sleep 300
         """,
         )
-    process = subprocess.Popen(
-        sparkrig(tmp_path, "--max", "4"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(list(marks.iterdir())) == 4
+    process = start_run_until_marked(tmp_path, marks)
 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=100)
@@ -297,17 +303,7 @@ def test_run_sigterm_records_late_finishers(tmp_path: Path, stdout_closed: bool)
             sleep 0.5
         """,
         )
-    process = subprocess.Popen(
-        sparkrig(tmp_path, "--max", "4"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(list(marks.iterdir())) == 4
+    process = start_run_until_marked(tmp_path, marks)
     if stdout_closed:
         assert process.stdout is not None
         process.stdout.close()  # the interrupt note then hits a closed pipe

@@ -1,7 +1,7 @@
 """The `sparkrig` command line: one subcommand per concern.
 
 Each concern's package owns its subcommands in a `cli` module with a
-`register(subparsers)` function; a registered parser sets `handler`, a function
+`register(subparsers)` function. A registered parser sets `handler`, a function
 that takes the parsed arguments and returns the exit code. `main` turns every
 `SparkrigError` into its message and exit code, and Ctrl-C into 130, so bad
 input never ends in a traceback.

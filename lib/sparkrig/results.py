@@ -1,10 +1,11 @@
 """The result model: what a run produced, scenario by scenario.
 
-`results.json` is the single source of truth of a run; JUnit XML, HTML and the
-Markdown summary are generated from it. Workers write each scenario's
+`results.json` is the single source of truth of a run, and JUnit XML, HTML and
+the Markdown summary are generated from it. Workers write each scenario's
 `result.json` atomically as soon as the scenario ends, so a crash or an
-interrupt still leaves every finished result on disk; the run's `results.json`
-is assembled from those files.
+interrupt still leaves every finished result on disk. The run's `results.json`
+comes from the parent's records, and from those files for any scenario whose
+outcome the parent did not receive.
 
 The JSON form is versioned by `SCHEMA_VERSION` and described by the JSON Schema
 file `report/results.schema.json`.
@@ -175,8 +176,8 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     """Write JSON to `path` so that readers see the old file or the whole new one.
 
     The rename alone keeps that promise when a process crashes or is killed.
-    `durable` also syncs the data to disk before the rename, so that it holds
-    after a power loss too.
+    `durable` also syncs the data to disk before the rename, so that the new
+    file survives a power loss too.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

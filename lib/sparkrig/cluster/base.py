@@ -54,6 +54,6 @@ class ClusterProvider(Protocol):
         """Return the cluster, starting it first where the provider owns it.
 
         Raises `ClusterUnreachableError` (exit code 3) naming the server or
-        context and the fix when no API server answers.
+        context and the fix when no API server responds.
         """
         ...

@@ -24,7 +24,7 @@ DEFAULT_STEP_TIMEOUT_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class Resources:
-    """What a scenario may use: its namespace's ResourceQuota and the admission budget."""
+    """Resource budget of a scenario: its namespace's ResourceQuota and its share of admission."""
 
     cpu_millis: int = 0
     memory_bytes: int = 0
@@ -49,7 +49,7 @@ class Chart:
 
 @dataclass(frozen=True)
 class Step:
-    """One action of a YAML scenario; `options` holds the step's own fields."""
+    """One action of a YAML scenario. `options` contains the step's own fields."""
 
     kind: str
     name: str

@@ -19,6 +19,13 @@ Failure reasons are one line naming the step number, its name and what failed,
 e.g. `step 3 wait deployment/x-connect: timed out after 120s; Available=False`.
 Output (commands, Helm, rig lines with timestamps) goes to `scenario_dir/output.log`.
 
+An attempt can be prepared ahead of its start: `prepare_attempt` creates the
+scenario folder, `output.log` and `artifacts/` and returns a `PreparedAttempt`
+whose `start` runs it and whose `discard` removes what it created. The runner
+has a spare worker prepare the next scenario while the slots are busy, so
+creating files is not part of the delay between one scenario's end and the
+next one's start. `execute_attempt` prepares and starts at once.
+
 With `cluster=None` only script scenarios run, without namespace or Helm. That
 path makes no API calls and opens one file, because a benchmark measures the
 rig's overhead per scenario on it. It also imports nothing of the Kubernetes
@@ -29,6 +36,7 @@ client: `kube.client`, `kube.lease`, `kube.steps` and `kube.diagnostics`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -60,6 +68,8 @@ __all__ = [
     "AttemptContext",
     "AttemptOutcome",
     "AttemptInterrupted",
+    "PreparedAttempt",
+    "prepare_attempt",
     "execute_attempt",
     "scenario_env",
 ]
@@ -223,7 +233,6 @@ class _Attempt:
             raise ValueError(f"scenario {self.scenario.name!r} is not a script scenario")
         env = scenario_env(self.scenario, self.ctx, namespace=self.namespace,
                            release=self.release)
-        (self.ctx.scenario_dir / ARTIFACTS_DIR).mkdir(exist_ok=True)
         budget = self.ctx.deadline - time.monotonic()
         write_log_line(self.log, f"$ {script} {self.namespace} {self.release}")
         try:
@@ -325,7 +334,6 @@ class _Attempt:
             "CHART": str(chart.path.resolve()) if chart is not None else "",
             "SCENARIO_DIR": str(self.ctx.scenario_dir),
         }
-        (self.ctx.scenario_dir / ARTIFACTS_DIR).mkdir(exist_ok=True)
         return StepContext(
             scenario=self.scenario, namespace=self.namespace, release=self.release,
             run_id=self.ctx.run_id, scenario_dir=self.ctx.scenario_dir, log=self.log,
@@ -369,8 +377,90 @@ class _Attempt:
             self.fail(Status.INTERRUPTED, "interrupted during cleanup: the run was stopped")
 
 
+class PreparedAttempt:
+    """An attempt whose folder and files exist, waiting for `start` or `discard`."""
+
+    def __init__(self, scenario: Scenario, ctx: AttemptContext) -> None:
+        self.scenario = scenario
+        self.ctx = ctx
+        ctx.scenario_dir.mkdir(parents=True, exist_ok=True)
+        self.log, self._created_log = _open_log(ctx.scenario_dir / OUTPUT_LOG)
+        self._created_artifacts = _make_dir(ctx.scenario_dir / ARTIFACTS_DIR)
+
+    def start(self, deadline: float | None = None) -> AttemptOutcome:
+        """Run the attempt now, by `deadline` (monotonic) or the context's, and return its outcome.
+
+        Step failures, API and Helm errors and unexpected exceptions inside the
+        attempt become an outcome. See the module docstring for timing,
+        interrupts and cleanup.
+        """
+        scenario = self.scenario
+        ctx = self.ctx if deadline is None else dataclasses.replace(self.ctx, deadline=deadline)
+        guard = _InterruptGuard()
+        with guard.installed(), self.log as log:
+            attempt = _Attempt(scenario, ctx, log, guard)
+            write_log_line(log, f"attempt {ctx.attempt} of scenario {scenario.name!r} "
+                           f"(run {ctx.run_id}, namespace {attempt.namespace}, "
+                           f"release {attempt.release})")
+            if ctx.cluster is not None:
+                attempt.run_on_cluster(ctx.cluster)
+            elif scenario.is_script:
+                try:
+                    guard.armed = True
+                    attempt.run_script()
+                except AttemptInterrupted:
+                    attempt.fail(Status.INTERRUPTED, "interrupted: the run was stopped")
+                finally:
+                    guard.armed = False
+            else:
+                attempt.fail(Status.ERROR, f"scenario {scenario.name!r} has steps, which need a "
+                             "cluster; run it with --cluster local (or kind, existing)")
+            write_log_line(log, f"attempt ended: {attempt.status}"
+                           + (f" ({attempt.reason})" if attempt.reason else ""))
+            return attempt.outcome()
+
+    def discard(self) -> None:
+        """Close the log and remove the files and folders that preparing created, if empty."""
+        self.log.close()
+        directory = self.ctx.scenario_dir
+        with contextlib.suppress(OSError):
+            if self._created_log and (directory / OUTPUT_LOG).stat().st_size == 0:
+                (directory / OUTPUT_LOG).unlink()
+        with contextlib.suppress(OSError):
+            if self._created_artifacts:
+                (directory / ARTIFACTS_DIR).rmdir()  # fails, as it should, when not empty
+
+
+def _open_log(path: Path) -> tuple[BinaryIO, bool]:
+    """Open `path` for appending and reading; also return whether this call created it."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd, created = os.open(path, flags | os.O_EXCL, 0o644), True
+    except FileExistsError:
+        fd, created = os.open(path, flags, 0o644), False
+    return os.fdopen(fd, "a+b"), created
+
+
+def _make_dir(path: Path) -> bool:
+    """Create the folder `path` unless it exists; return whether this call created it."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return False
+    return True
+
+
+def prepare_attempt(scenario: Scenario, ctx: AttemptContext) -> PreparedAttempt:
+    """Create the attempt's folder, `output.log` and `artifacts/`; start it later.
+
+    Only a failure to create them raises. `ctx.deadline` may be a placeholder
+    when `start` gets the real one.
+    """
+    return PreparedAttempt(scenario, ctx)
+
+
 def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
-    """Run one attempt of `scenario` and return its outcome.
+    """Run one attempt of `scenario` now and return its outcome.
 
     Step failures, API and Helm errors and unexpected exceptions inside the
     attempt become an outcome; only a failure to create `scenario_dir` or
@@ -378,26 +468,4 @@ def execute_attempt(scenario: Scenario, ctx: AttemptContext) -> AttemptOutcome:
 
     See the module docstring for timing, interrupts and cleanup.
     """
-    ctx.scenario_dir.mkdir(parents=True, exist_ok=True)
-    guard = _InterruptGuard()
-    with guard.installed(), (ctx.scenario_dir / OUTPUT_LOG).open("a+b") as log:
-        attempt = _Attempt(scenario, ctx, log, guard)
-        write_log_line(log, f"attempt {ctx.attempt} of scenario {scenario.name!r} "
-                       f"(run {ctx.run_id}, namespace {attempt.namespace}, "
-                       f"release {attempt.release})")
-        if ctx.cluster is not None:
-            attempt.run_on_cluster(ctx.cluster)
-        elif scenario.is_script:
-            try:
-                guard.armed = True
-                attempt.run_script()
-            except AttemptInterrupted:
-                attempt.fail(Status.INTERRUPTED, "interrupted: the run was stopped")
-            finally:
-                guard.armed = False
-        else:
-            attempt.fail(Status.ERROR, f"scenario {scenario.name!r} has steps, which need a "
-                         "cluster; run it with --cluster local (or kind, existing)")
-        write_log_line(log, f"attempt ended: {attempt.status}"
-                       + (f" ({attempt.reason})" if attempt.reason else ""))
-        return attempt.outcome()
+    return prepare_attempt(scenario, ctx).start()

@@ -17,7 +17,7 @@ import textwrap
 import time
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -100,8 +100,30 @@ def stand_in_execute(scenario: Scenario, context: StandInContext) -> StandInOutc
     )
 
 
+class StandInPrepared:
+    """The stand-in's prepared attempt: an empty output.log made ahead, as the executor does."""
+
+    def __init__(self, scenario: Scenario, context: StandInContext) -> None:
+        self.scenario = scenario
+        self.context = context
+        context.scenario_dir.mkdir(parents=True, exist_ok=True)
+        (context.scenario_dir / "output.log").touch()
+
+    def start(self, deadline: float | None = None) -> StandInOutcome:
+        context = self.context if deadline is None else replace(self.context, deadline=deadline)
+        return stand_in_execute(self.scenario, context)
+
+    def discard(self) -> None:
+        log = self.context.scenario_dir / "output.log"
+        if log.stat().st_size == 0:
+            log.unlink()
+
+
 STAND_IN = types.SimpleNamespace(
-    AttemptContext=StandInContext, execute_attempt=stand_in_execute, CLEANUP_GRACE_SECONDS=2.0
+    AttemptContext=StandInContext,
+    execute_attempt=stand_in_execute,
+    prepare_attempt=StandInPrepared,
+    CLEANUP_GRACE_SECONDS=2.0,
 )
 
 
@@ -437,3 +459,46 @@ def test_progress_words_for_one_timeout(tmp_path: Path, scenarios: Path) -> None
     assert any(" timed out slow " in line for line in lines)
     assert "timed_out" not in output
     assert lines[-1].split(": ", 1)[1].startswith("1 timed out;")
+
+
+def test_runner_fail_fast_removes_what_a_spare_prepared(tmp_path: Path, scenarios: Path) -> None:
+    # While a-fails runs, the spare prepares later0 (its folder and output.log).
+    script(scenarios, "a-fails", "sleep 0.5\nexit 1\n", extra_meta="# estimated_time: 100\n")
+    for index in range(2):
+        script(scenarios, f"later{index}", "exit 0\n", extra_meta="# estimated_time: 1\n")
+
+    code, results, _ = run(tmp_path, max_parallel=1, fail_fast=True)
+
+    assert code == ExitCode.SCENARIO_FAILED
+    run_dir = tmp_path / "reports" / results.run_id
+    for index in range(2):
+        item = by_name(results)[f"later{index}"]
+        assert item.status == Status.SKIPPED  # type: ignore[attr-defined]
+        assert item.output_path is None  # type: ignore[attr-defined]
+        folder = run_dir / "scenarios" / f"later{index}"
+        assert sorted(path.name for path in folder.iterdir()) == ["result.json"]
+        written = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        assert written["output_path"] is None
+
+
+def test_runner_prepared_spare_gives_way_to_a_ready_dependant(
+    tmp_path: Path, scenarios: Path
+) -> None:
+    # While "first" runs, "then" waits for it, so the spare prepares "last". When "first"
+    # passes, "then" comes before "last": the spare drops "last" and runs "then".
+    order = tmp_path / "order"
+    for name, meta, body in (
+        ("first", "# estimated_time: 100\n", "sleep 0.5\n"),
+        ("then", "# estimated_time: 50\n# depends_on: first\n", ""),
+        ("last", "# estimated_time: 1\n", ""),
+    ):
+        script(scenarios, name, f"{body}echo {name} >> {order}\necho ran {name}\n",
+               extra_meta=meta)
+
+    code, results, _ = run(tmp_path, max_parallel=1)
+
+    assert code == ExitCode.OK
+    assert order.read_text().split() == ["first", "then", "last"]
+    run_dir = tmp_path / "reports" / results.run_id
+    assert (run_dir / "scenarios" / "last" / "output.log").read_text() == "ran last\n"
+    assert all(item.output_path is not None for item in results.scenarios)

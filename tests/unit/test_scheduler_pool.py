@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,19 @@ def test_pool_wait_wakes_on_extra_fd() -> None:
     os.close(write_fd)
 
 
-def double(job: int) -> int:
-    return job * 2
+def double(commands: Iterator[int]) -> int | None:
+    for job in commands:
+        return job * 2
+    return None
+
+
+def collect(commands: Iterator[object]) -> list[object]:
+    """Return every command, and write the first 20 characters of each to the worker's log."""
+    seen = []
+    for command in commands:
+        os.write(1, f"{str(command)[:20]}\n".encode())
+        seen.append(command)
+    return seen
 
 
 def test_pool_spare_runs_assigned_job(tmp_path: Path) -> None:
@@ -114,6 +126,37 @@ def test_pool_spare_runs_assigned_job(tmp_path: Path) -> None:
     assert done.worker.key == "job"
     assert done.payload == 42
     assert done.exit_code == 0
+
+
+def test_pool_spare_gets_commands_in_order_and_moves_its_log(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    spare = pool.start_spare(collect)
+    first, second = tmp_path / "a" / "worker.log", tmp_path / "b" / "worker.log"
+
+    pool.send(spare, "prepare", log_path=first)
+    pool.send(spare, {"large": "x" * 200_000})
+    assert pool.spares == [spare]
+    pool.assign(spare, "job", "start", log_path=second)
+    (done,) = wait_all(pool, 1)
+
+    assert done.payload == ["prepare", {"large": "x" * 200_000}, "start"]
+    assert first.read_text() == "prepare\n{'large': 'xxxxxxxxx\n"
+    assert second.read_text() == "start\n"
+
+
+def test_pool_released_spare_removes_its_empty_logs(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    spare = pool.start_spare(list)
+    first, second = tmp_path / "a" / "worker.log", tmp_path / "b" / "worker.log"
+
+    pool.send(spare, 1, log_path=first)
+    pool.send(spare, 2, log_path=second)
+    pool.release_spares()
+    (done,) = wait_all(pool, 1)
+
+    assert done.payload == [1, 2]
+    assert not first.exists()
+    assert not second.exists()
 
 
 def test_pool_released_spare_exits_quietly() -> None:
@@ -157,10 +200,14 @@ def test_pool_early_result_frees_worker_before_exit(tmp_path: Path) -> None:
     assert not (tmp_path / "worker.log").exists()  # empty, so the worker removed it
 
 
+def send_then_write_first(commands: Iterator[Path]) -> str:
+    return send_then_write(next(commands))
+
+
 def test_pool_spare_can_send_early(tmp_path: Path) -> None:
     pool = WorkerPool()
     marker = tmp_path / "after-send"
-    spare = pool.start_spare(send_then_write)
+    spare = pool.start_spare(send_then_write_first)
 
     pool.assign(spare, "job", marker, log_path=tmp_path / "spare.log")
     (done,) = wait_all(pool, 1)

@@ -19,6 +19,15 @@ starts what the scheduler allows up to `--max`, and enforces deadlines:
   left. A second signal kills every worker session at once, starts one
   detached cleanup of the whole run and ends the run without waiting for it.
 
+A freed slot starts its next scenario in a spare worker, forked ahead while
+the loop had nothing else to do. When the queue can tell which scenario comes
+next, the spare prepares it (folder, `output.log`, `artifacts/`) before the
+slot frees, and the start is one short message. A spare prepared for a
+scenario that does not come next (a dependency failed, a retry went first) is
+given the scenario that does instead; released spares remove what they
+prepared. The queue still decides every start, so `--max`, dependencies,
+resource admission, fail-fast and interrupts apply as without spares.
+
 Every path ends in `_finish`, which writes results.json and the other reports,
 updates the durations history and points `latest` at the run. When the loop
 raises (a bug in the parent), the running workers get SIGTERM as on an
@@ -32,11 +41,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -72,6 +82,7 @@ CLEANUP_WAIT_SECONDS = 180.0  # how long the end of a run waits for background l
 REAP_WAIT_SECONDS = 10.0  # how long a forced stop waits for SIGKILLed workers to be reaped
 # Idle forked workers kept ready, so a freed slot starts its scenario without waiting for a fork.
 SPARE_WORKERS = 1
+WORKER_LOG = "worker.log"
 
 LOCAL_REQUIRES_REASON = (
     "requires {capability}; the local cluster simulates pods (no container runs)"
@@ -95,19 +106,51 @@ class SyntheticOutcome:
     output_tail: str = ""
 
 
-def _serve_attempt(job: tuple[ScenarioRecord, Any, float]) -> OutcomeFields:
-    """Run the attempt a spare worker was assigned."""
-    return _attempt_in_worker(*job)
+def _serve_spare(
+    commands: Iterator[tuple[Any, ...]], prepare: tuple[ScenarioRecord, Any] | None = None
+) -> OutcomeFields | None:
+    """Run a spare worker's commands: prepare, then start or run; None when released.
+
+    `prepare`, (record, context), is prepared at once: a spare forked for a
+    known scenario has it in memory, so nothing is pickled. The commands:
+
+    - ("prepare", record, context): create the attempt's files now;
+    - ("start", started, deadline): start the prepared attempt;
+    - ("run", record, context, started): run this attempt, dropping any prepared one.
+    """
+    execute = contract.executor_module()
+    prepared: tuple[ScenarioRecord, Any] | None = None
+    if prepare is not None:
+        prepared = (prepare[0], execute.prepare_attempt(prepare[0].scenario, prepare[1]))
+    for command in commands:
+        if command[0] == "prepare":
+            _, record, context = command
+            prepared = (record, execute.prepare_attempt(record.scenario, context))
+        elif command[0] == "start" and prepared is not None:
+            _, started, deadline = command
+            record, attempt = prepared
+            return _attempt_in_worker(record, functools.partial(attempt.start, deadline), started)
+        elif command[0] == "run":
+            _, record, context, started = command
+            if prepared is not None:
+                prepared[1].discard()
+                prepared = None
+            run = functools.partial(execute.execute_attempt, record.scenario, context)
+            return _attempt_in_worker(record, run, started)
+        else:
+            raise ValueError(f"spare worker: unexpected command {command[0]!r}")
+    if prepared is not None:  # released before its start
+        prepared[1].discard()
+    return None
 
 
 def _attempt_in_worker(
-    record: ScenarioRecord, context: Any, started: float
+    record: ScenarioRecord, execute_attempt: Callable[[], OutcomeFields], started: float
 ) -> OutcomeFields:
     """Run one attempt inside the forked worker and write its result file at once."""
-    execute = contract.executor_module()
     started_at = utc_now()
     try:
-        outcome: OutcomeFields = execute.execute_attempt(record.scenario, context)
+        outcome: OutcomeFields = execute_attempt()
     except Exception as exc:  # noqa: BLE001 - any executor bug must still yield a result
         logger.exception("the executor raised for %s", record.name)
         outcome = SyntheticOutcome(
@@ -280,12 +323,13 @@ class Runner:
                 self.reports_prepared = True
                 _prepare_reports()
 
-            # A missing spare is forked only when no end is already due (a wait with a
-            # zero timeout finds none), because the fork takes the loop 1 to 3 ms.
-            spare_wanted = self._spare_wanted()
-            finished, woken = self.pool.wait(0.0 if spare_wanted else self._next_timeout(running))
-            if spare_wanted and not finished and not woken:
-                self.pool.start_spare(_serve_attempt).data["kind"] = "spare"
+            # A missing spare is forked, and an idle one given a scenario to prepare, only
+            # when no end is already due (a wait with a zero timeout finds none): the fork
+            # takes the loop 1 to 3 ms.
+            spare_work = self._spare_work()
+            finished, woken = self.pool.wait(0.0 if spare_work else self._next_timeout(running))
+            if spare_work is not None and not finished and not woken:
+                spare_work()
                 continue
             if woken:
                 _drain(wake_fd)
@@ -304,32 +348,86 @@ class Runner:
         if self.stopping or not self.queue.has_pending:
             self.pool.release_spares()
 
-    def _spare_wanted(self) -> bool:
-        if self.stopping or not self.queue.has_pending:
-            return False
-        return len(self.pool.spares) < min(SPARE_WORKERS, self.options.max_parallel)
+    def _spare_work(self) -> Callable[[], None] | None:
+        """Return the next step of keeping spares ready, or None when they are.
 
-    def _start_attempt(self, record: ScenarioRecord) -> None:
-        execute = contract.executor_module()
-        attempt = len(record.attempts) + 1
-        started = time.monotonic()
-        deadline = started + record.scenario.timeout
-        context = execute.AttemptContext(
+        A missing spare is forked; one forked when the next scenario is known
+        prepares it from memory. An idle spare is sent a scenario to prepare.
+        """
+        if self.stopping or not self.queue.has_pending:
+            return None
+        record = self._next_to_prepare()
+        if len(self.pool.spares) < min(SPARE_WORKERS, self.options.max_parallel):
+            return lambda: self._fork_spare(record)
+        if record is None:
+            return None
+        idle = next((spare for spare in self.pool.spares if spare.data["prepared"] is None), None)
+        if idle is None:
+            return None
+        return lambda: self._send_prepare(idle, record)
+
+    def _fork_spare(self, record: ScenarioRecord | None) -> None:
+        if record is None:
+            spare = self.pool.start_spare(_serve_spare)
+        else:
+            job = (record, self._context(record, deadline=float("inf")))
+            spare = self.pool.start_spare(lambda commands: _serve_spare(commands, job),
+                                          log_path=record.scenario_dir / WORKER_LOG)
+        spare.data.update(kind="spare", prepared=record.name if record else None)
+
+    def _send_prepare(self, spare: Worker, record: ScenarioRecord) -> None:
+        context = self._context(record, deadline=float("inf"))
+        self.pool.send(spare, ("prepare", record, context),
+                       log_path=record.scenario_dir / WORKER_LOG)
+        spare.data["prepared"] = record.name
+
+    def _next_to_prepare(self) -> ScenarioRecord | None:
+        """Return the first upcoming scenario that no spare prepared, unless it is a retry."""
+        prepared = {worker.data.get("prepared") for worker in self.pool.spares}
+        for scenario in self.queue.upcoming():
+            record = self.records[scenario.name]
+            # A retry's folder holds its earlier attempts, which a discard must not touch.
+            if scenario.name not in prepared and not record.attempts:
+                return record
+        return None
+
+    def _context(self, record: ScenarioRecord, *, deadline: float) -> Any:
+        return contract.executor_module().AttemptContext(
             run_id=self.run_id,
-            attempt=attempt,
+            attempt=len(record.attempts) + 1,
             cluster=self.cluster,
             scenario_dir=record.scenario_dir,
             deadline=deadline,
             keep_on_failure=self.options.keep_on_failure,
         )
-        log_path = record.scenario_dir / "worker.log"  # the worker creates the folder
+
+    def _start_attempt(self, record: ScenarioRecord) -> None:
+        attempt = len(record.attempts) + 1
+        started = time.monotonic()
+        deadline = started + record.scenario.timeout
         spares = self.pool.spares
-        if spares:
-            worker = spares[0]
-            self.pool.assign(worker, record.name, (record, context, started), log_path=log_path)
+        ready = next((spare for spare in spares if spare.data.get("prepared") == record.name),
+                     None)
+        log_path = record.scenario_dir / WORKER_LOG  # the worker creates the folder
+        if ready is not None:
+            worker = ready
+            self.pool.assign(worker, record.name, ("start", started, deadline))
+        elif spares:
+            # An idle spare first; one prepared for another scenario drops that one.
+            worker = min(spares, key=lambda spare: spare.data.get("prepared") is not None)
+            context = self._context(record, deadline=deadline)
+            self.pool.assign(worker, record.name, ("run", record, context, started),
+                             log_path=log_path)
         else:
+            context = self._context(record, deadline=deadline)
             worker = self.pool.start(
-                record.name, lambda: _attempt_in_worker(record, context, started), log_path=log_path
+                record.name,
+                lambda: _attempt_in_worker(
+                    record,
+                    lambda: contract.executor_module().execute_attempt(record.scenario, context),
+                    started,
+                ),
+                log_path=log_path,
             )
         worker.data.update(
             kind="attempt",

@@ -11,6 +11,7 @@ first), `sharding` (`--shard i/N`), `admission` (resource budget) and `queue`
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +54,10 @@ class Scheduler(Protocol):
 
     def next_to_start(self) -> Scenario | None:
         """Return a scenario that may start now and mark it running, or None."""
+        ...
+
+    def upcoming(self) -> Iterator[Scenario]:
+        """Yield the scenarios that `next_to_start` would consider, in its order, reserving none."""
         ...
 
     def finish(self, name: str, status: Status) -> list[Skip]:

@@ -10,9 +10,12 @@ parent's atexit handlers and buffered output.
 Forking a parent that has imported the whole rig takes milliseconds, and a
 fork done when a slot frees delays that scenario's start by as much. So the
 runner can keep *spare* workers: `start_spare` forks a worker that waits on a
-command pipe, and `assign` hands it one attempt (pickled) when a slot frees.
-The fork then happens while the parent is otherwise idle. A spare that is
-released unassigned (`release_spares`) exits without a payload.
+command pipe, and the fork happens while the parent is otherwise idle. The
+spare's `serve` function reads its commands from an iterator: `send` passes
+one and keeps the pipe open (the runner has the spare prepare a scenario's
+files before its slot frees), `assign` passes the last one and closes the
+pipe, and the spare becomes an ordinary worker. A spare that is released
+(`release_spares`) sees its iterator end and exits without a payload.
 
 The parent never polls. `wait` blocks in one `selectors` call on the read end
 of every worker's pipe and on any extra descriptors (the runner's signal
@@ -42,7 +45,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,7 @@ __all__ = ["Worker", "Finished", "WorkerPool", "send_result"]
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
+FRAME_HEADER_BYTES = 4  # a command on a spare's pipe: its length (big-endian), then the pickle
 # Exit code of a worker whose target raised: the payload is missing.
 TARGET_FAILED_EXIT = 70
 # How long `close` waits for workers that sent their result early to exit.
@@ -60,6 +64,8 @@ EXITING_POLL_SECONDS = 0.001
 
 # In a worker: the write end of its result pipe until the result is sent. None in the parent.
 _result_fd: int | None = None
+# In a worker: the file its stdout and stderr go to, removed at exit when empty.
+_log_path: Path | None = None
 
 
 @dataclass(eq=False)
@@ -151,8 +157,14 @@ class WorkerPool:
     def spares(self) -> list[Worker]:
         return [worker for worker in self._workers.values() if worker.pid in self._commands]
 
-    def start_spare(self, serve: Callable[[Any], Any]) -> Worker:
-        """Fork a worker that waits for `assign` and then returns `serve(job)`."""
+    def start_spare(self, serve: Callable[[Iterator[Any]], Any], *,
+                    log_path: Path | None = None) -> Worker:
+        """Fork a worker that returns `serve(commands)`.
+
+        `commands` yields what `send` and `assign` pass, in order, and ends after
+        the assigned command or when the spare is released. `log_path`, when
+        given, receives the spare's stdout and stderr until a command moves them.
+        """
         command_read, command_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -161,7 +173,7 @@ class WorkerPool:
         if pid == 0:  # the child: never returns
             os.close(read_fd)
             os.close(command_write)
-            self._run_child(write_fd, serve, None, command_fd=command_read)
+            self._run_child(write_fd, serve, log_path, command_fd=command_read)
         os.close(write_fd)
         os.close(command_read)
         os.set_blocking(read_fd, False)
@@ -171,16 +183,22 @@ class WorkerPool:
         self._selector.register(read_fd, selectors.EVENT_READ)
         return worker
 
-    def assign(self, worker: Worker, key: str, job: Any, *, log_path: Path | None = None) -> None:
-        """Send a spare worker its job; it starts at once."""
-        command_fd = self._commands.pop(worker.pid)
-        message = pickle.dumps((log_path, job), protocol=pickle.HIGHEST_PROTOCOL)
+    def send(self, worker: Worker, command: Any, *, log_path: Path | None = None) -> None:
+        """Pass a spare one command and keep it a spare.
+
+        With `log_path`, the spare's stdout and stderr go there from now on.
+        """
+        message = pickle.dumps((log_path, command), protocol=pickle.HIGHEST_PROTOCOL)
+        _write_all(self._commands[worker.pid],
+                   len(message).to_bytes(FRAME_HEADER_BYTES, "big") + message)
+
+    def assign(self, worker: Worker, key: str, command: Any, *,
+               log_path: Path | None = None) -> None:
+        """Pass a spare its last command: it is now the worker of `key`."""
         try:
-            view = memoryview(message)
-            while view:
-                view = view[os.write(command_fd, view) :]
+            self.send(worker, command, log_path=log_path)
         finally:
-            os.close(command_fd)
+            os.close(self._commands.pop(worker.pid))
         worker.key = key
         worker.started = time.monotonic()
         logger.debug("assigned %s to worker %d", key, worker.pid)
@@ -199,10 +217,11 @@ class WorkerPool:
         *,
         command_fd: int | None = None,
     ) -> None:
-        global _result_fd
+        global _result_fd, _log_path
         code = 0
         try:
             _result_fd = write_fd
+            _log_path = log_path
             os.setsid()
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
@@ -215,12 +234,8 @@ class WorkerPool:
                 _redirect_stdio(log_path)
                 result = target()
             else:
-                command = _read_all(command_fd)
-                if not command:  # released unassigned
-                    return
-                log_path, job = pickle.loads(command)
                 _redirect_stdio(log_path)
-                result = target(job)
+                result = target(_read_commands(command_fd))
             if _result_fd is not None:  # the target did not call send_result
                 _write_all(_result_fd, pickle.dumps((False, result),
                                                     protocol=pickle.HIGHEST_PROTOCOL))
@@ -235,10 +250,7 @@ class WorkerPool:
                 sys.stdout.flush()
                 sys.stderr.flush()
             # The parent cannot remove an empty log of a worker that is still exiting.
-            if log_path is not None:
-                with contextlib.suppress(OSError):
-                    if os.fstat(2).st_size == 0:
-                        log_path.unlink()
+            _remove_empty_log()
             os._exit(code)
 
     def wait(self, timeout: float | None) -> tuple[list[Finished], bool]:
@@ -356,17 +368,48 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read_all(fd: int) -> bytes:
-    """Read a blocking pipe until end-of-file."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    """Read `size` bytes from a blocking pipe; fewer only at end-of-file."""
     chunks = []
-    while chunk := os.read(fd, READ_CHUNK):
+    while size:
+        chunk = os.read(fd, min(size, READ_CHUNK))
+        if not chunk:
+            break
         chunks.append(chunk)
-    os.close(fd)
+        size -= len(chunk)
     return b"".join(chunks)
 
 
+def _read_commands(fd: int) -> Iterator[Any]:
+    """Yield a spare's commands from its pipe until the parent closes it, then close `fd`."""
+    try:
+        while header := _read_exactly(fd, FRAME_HEADER_BYTES):
+            size = int.from_bytes(header, "big")
+            message = _read_exactly(fd, size)
+            if len(header) < FRAME_HEADER_BYTES or len(message) < size:
+                raise EOFError(f"command pipe closed inside a command ({len(message)} of "
+                               f"{size} bytes)")
+            log_path, command = pickle.loads(message)
+            if log_path is not None and log_path != _log_path:
+                _remove_empty_log()
+                _redirect_stdio(log_path)
+            yield command
+    finally:
+        os.close(fd)
+
+
+def _remove_empty_log() -> None:
+    """Remove this worker's log file when nothing was written to it."""
+    if _log_path is None:
+        return
+    with contextlib.suppress(OSError):
+        if os.fstat(2).st_size == 0:
+            _log_path.unlink()
+
+
 def _redirect_stdio(log_path: Path | None) -> None:
-    """Point the worker's stdin at /dev/null and its stdout/stderr at `log_path`."""
+    """Point the worker's stdin at /dev/null and, with `log_path`, its stdout/stderr there."""
+    global _log_path
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -377,3 +420,4 @@ def _redirect_stdio(log_path: Path | None) -> None:
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
+    _log_path = log_path

@@ -14,7 +14,7 @@ and its status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from sparkrig.results import Status
 from sparkrig.scenario.model import Scenario
@@ -56,6 +56,14 @@ class ScenarioQueue:
             for dependency in scenario.depends_on
             if dependency in self._names
         )
+
+    def upcoming(self) -> Iterator[Scenario]:
+        """Yield the ready pending scenarios in the order `next_to_start` considers them.
+
+        Nothing is reserved: a scenario that does not fit now may fit when a
+        running one ends.
+        """
+        return (scenario for scenario in self._pending if self._is_ready(scenario))
 
     def next_to_start(self) -> Scenario | None:
         for index, scenario in enumerate(self._pending):

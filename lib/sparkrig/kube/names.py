@@ -17,9 +17,8 @@ on create is retried with a new suffix by the lease.
 
 from __future__ import annotations
 
-import hashlib
+import random
 import re
-import secrets
 import string
 import unicodedata
 from datetime import UTC, datetime
@@ -50,6 +49,9 @@ HASH_LENGTH = 6
 TIMESTAMP_FORMAT = "%y%m%d%H%M%S"  # 12 characters, sorts by time
 
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+# os.urandom, as the secrets module uses; importing secrets or hashlib loads OpenSSL, 2 ms of
+# a run's start-up.
+_SYSTEM_RANDOM = random.SystemRandom()
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -67,10 +69,12 @@ def is_label_value(value: str) -> bool:
 
 def random_suffix(length: int = SUFFIX_LENGTH) -> str:
     """Return `length` random lowercase letters and digits."""
-    return "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(length))
+    return "".join(_SYSTEM_RANDOM.choice(_SUFFIX_ALPHABET) for _ in range(length))
 
 
 def _name_hash(name: str, length: int = HASH_LENGTH) -> str:
+    import hashlib  # see _SYSTEM_RANDOM
+
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:length]
 
 

@@ -16,7 +16,6 @@ Which files are scenarios:
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -24,8 +23,6 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from sparkrig.errors import ScenarioError, UsageError
 from sparkrig.scenario._fields import Fields, describe_type
@@ -116,6 +113,8 @@ def load_file(path: Path) -> Scenario:
 
 
 def _load_yaml(path: Path) -> Scenario:
+    import yaml  # here, not at the top: a suite of script scenarios starts without it
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -351,10 +350,11 @@ def _load_script(path: Path) -> Scenario:
     elif preset:
         raise fields.error("preset", "a preset needs a chart; add '# chart: PATH' to the header")
 
+    real_path = path.resolve()
     scenario = Scenario(
         name=name,
         tier=tier,
-        source=path.resolve(),
+        source=real_path,
         description=fields.string("description"),
         tags=fields.string_list("tags"),
         timeout=fields.parsed("timeout", parse_duration, default=DEFAULT_TIMEOUT_SECONDS),
@@ -362,7 +362,7 @@ def _load_script(path: Path) -> Scenario:
         depends_on=_depends_on(fields, name, fields.string_list("depends_on")),
         estimated_time=fields.parsed("estimated_time", parse_duration, default=None),
         chart=chart,
-        script=path.resolve(),
+        script=real_path,
     )
     fields.reject_unknown(allowed=", ".join(_META_KEYS))
 
@@ -391,6 +391,8 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
     for scenario in by_name.values():
         for dependency in scenario.depends_on:
             if dependency not in by_name:
+                import difflib  # only for this message: not at start-up
+
                 close = difflib.get_close_matches(dependency, list(by_name), n=1)
                 hint = (f"did you mean {close[0]!r}?" if close
                         else "run 'sparkrig list' to see the names")

@@ -9,7 +9,6 @@ satisfied, so `--scenario B` runs B alone even where B depends on A.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +57,8 @@ def _check_names(requested: Iterable[str], known: Iterable[str]) -> None:
     for name in requested:
         if name in known_names:
             continue
+        import difflib  # only for this message: not at start-up
+
         close = difflib.get_close_matches(name, known_names, n=1)
         hint = (
             f"; did you mean {close[0]!r}?" if close else "; run 'sparkrig list' to see the names"

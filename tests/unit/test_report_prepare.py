@@ -26,7 +26,7 @@ def test_prepare_reports_loads_writer_libraries() -> None:
     assert result.stdout.strip() == "|jinja2,junit_xml"
 
 
-def test_write_reports_writes_again_what_its_child_failed_to(
+def test_write_reports_child_failure_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sparkrig.report import html, write_reports
@@ -48,7 +48,7 @@ def test_write_reports_writes_again_what_its_child_failed_to(
     assert "<html" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
-def test_write_reports_errors_rise_in_the_caller(
+def test_write_reports_raises_writer_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sparkrig.report import junit, write_reports

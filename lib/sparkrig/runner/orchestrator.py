@@ -386,7 +386,7 @@ class Runner:
         prepared = {worker.data.get("prepared") for worker in self.pool.spares}
         for scenario in self.queue.upcoming():
             record = self.records[scenario.name]
-            # A retry's folder holds its earlier attempts, which a discard must not touch.
+            # A retry's folder contains its earlier attempts, which a discard must not touch.
             if scenario.name not in prepared and not record.attempts:
                 return record
         return None

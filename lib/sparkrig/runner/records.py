@@ -170,7 +170,10 @@ class ScenarioRecord:
 
 
 def _has_data(path: Path) -> bool:
-    """Whether `path` is a non-empty file: a log that a spare prepared but never used is empty."""
+    """Return whether `path` is a non-empty file.
+
+    The log of a scenario that a spare prepared but never started is empty.
+    """
     try:
         return path.stat().st_size > 0
     except OSError:

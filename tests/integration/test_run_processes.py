@@ -211,6 +211,11 @@ def test_run_sigint_interrupts_and_records_all(tmp_path: Path) -> None:
     queued = [item for item in found.values() if not item["attempts"]]
     assert len(queued) == 6
     assert all(item["reason"] == "not started: run interrupted" for item in queued)
+    # A spare may have prepared the next scenario's files; a released spare removes them.
+    scenarios_dir = tmp_path / "reports" / "latest" / "scenarios"
+    for item in queued:
+        assert item["output_path"] is None
+        assert [path.name for path in (scenarios_dir / item["name"]).iterdir()] == ["result.json"]
     assert wait_until_gone(marker) == []
 
 

@@ -8,18 +8,15 @@ import stat
 import textwrap
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from runs import run_attempt, write_scenario
 
 from sparkrig.cluster.base import ClusterInfo
-from sparkrig.execute import AttemptContext, AttemptOutcome, execute_attempt
 from sparkrig.kube.client import KubeClient
 from sparkrig.kube.lease import list_managed_namespaces
-from sparkrig.kube.names import random_suffix
 from sparkrig.results import Status
-from sparkrig.scenario.loader import load_file
 
 pytestmark = pytest.mark.integration
 
@@ -56,25 +53,6 @@ def chart(tmp_path: Path) -> Path:
     return folder
 
 
-def _write_scenario(folder: Path, name: str, body: str) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
-def _run(cluster: ClusterInfo | None, path: Path, tmp_path: Path, *, timeout: float | None = None,
-         keep_on_failure: bool = False) -> tuple[AttemptOutcome, Path, str]:
-    scenario = load_file(path)
-    run_id = f"exec-{datetime.now(UTC):%H%M%S}-{random_suffix()}"
-    scenario_dir = tmp_path / "reports" / scenario.name
-    ctx = AttemptContext(
-        run_id=run_id, attempt=1, cluster=cluster, scenario_dir=scenario_dir,
-        deadline=time.monotonic() + (timeout if timeout is not None else scenario.timeout),
-        keep_on_failure=keep_on_failure,
-    )
-    return execute_attempt(scenario, ctx), scenario_dir, run_id
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -87,7 +65,7 @@ def _alive(pid: int) -> bool:
 def test_yaml_scenario_passes_and_leaves_no_namespace(
     cluster: ClusterInfo, chart: Path, tmp_path: Path
 ) -> None:
-    path = _write_scenario(tmp_path, "passes", f"""\
+    path = write_scenario(tmp_path, "passes", f"""\
         name: passes
         tier: smoke
         timeout: 3m
@@ -108,7 +86,7 @@ def test_yaml_scenario_passes_and_leaves_no_namespace(
               output_contains: app
           - uninstall: {{}}
         """)
-    outcome, scenario_dir, run_id = _run(cluster, path, tmp_path)
+    outcome, scenario_dir, run_id = run_attempt(cluster, path, tmp_path)
 
     assert outcome.status is Status.PASSED, outcome.reason
     assert outcome.reason == ""
@@ -124,7 +102,7 @@ def test_yaml_scenario_passes_and_leaves_no_namespace(
 def test_pods_over_quota_fail_fast_with_reason_quota(
     cluster: ClusterInfo, chart: Path, tmp_path: Path
 ) -> None:
-    path = _write_scenario(tmp_path, "over-quota", f"""\
+    path = write_scenario(tmp_path, "over-quota", f"""\
         name: over-quota
         tier: smoke
         timeout: 5m
@@ -136,7 +114,7 @@ def test_pods_over_quota_fail_fast_with_reason_quota(
           - install: {{timeout: 4m}}
         """)
     started = time.monotonic()
-    outcome, scenario_dir, run_id = _run(cluster, path, tmp_path)
+    outcome, scenario_dir, run_id = run_attempt(cluster, path, tmp_path)
     elapsed = time.monotonic() - started
 
     assert outcome.status is Status.FAILED
@@ -149,7 +127,7 @@ def test_pods_over_quota_fail_fast_with_reason_quota(
 def test_failed_scenario_writes_diagnostics_on_simulated_pods(
     cluster: ClusterInfo, chart: Path, tmp_path: Path
 ) -> None:
-    path = _write_scenario(tmp_path, "never-ready", f"""\
+    path = write_scenario(tmp_path, "never-ready", f"""\
         name: never-ready
         tier: smoke
         chart: {{path: {chart}}}
@@ -160,7 +138,7 @@ def test_failed_scenario_writes_diagnostics_on_simulated_pods(
               for: condition=NeverTrue
               timeout: 3s
         """)
-    outcome, scenario_dir, run_id = _run(cluster, path, tmp_path)
+    outcome, scenario_dir, run_id = run_attempt(cluster, path, tmp_path)
 
     assert outcome.status is Status.FAILED
     assert outcome.reason.startswith(
@@ -203,7 +181,7 @@ def test_script_gets_every_documented_variable(
         """))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
-    outcome, scenario_dir, run_id = _run(cluster, script, tmp_path)
+    outcome, scenario_dir, run_id = run_attempt(cluster, script, tmp_path)
 
     assert outcome.status is Status.PASSED, outcome.reason
     lines = (scenario_dir / "artifacts" / "env.txt").read_text().splitlines()
@@ -228,13 +206,13 @@ def test_step_timeout_ends_the_whole_process_group(
     cluster: ClusterInfo, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "child.pid"
-    path = _write_scenario(tmp_path, "hangs", f"""\
+    path = write_scenario(tmp_path, "hangs", f"""\
         name: hangs
         tier: smoke
         steps:
           - run: {{command: "sleep 300 & echo $! > {pidfile}; wait", timeout: 2s}}
         """)
-    outcome, _, _ = _run(cluster, path, tmp_path)
+    outcome, _, _ = run_attempt(cluster, path, tmp_path)
 
     assert outcome.status is Status.FAILED
     assert "timed out after 2s" in outcome.reason
@@ -246,14 +224,14 @@ def test_step_timeout_ends_the_whole_process_group(
 
 
 def test_scenario_deadline_gives_timed_out(cluster: ClusterInfo, tmp_path: Path) -> None:
-    path = _write_scenario(tmp_path, "slow", """\
+    path = write_scenario(tmp_path, "slow", """\
         name: slow
         tier: smoke
         steps:
           - run: {command: "sleep 60", timeout: 5m}
         """)
     started = time.monotonic()
-    outcome, _, run_id = _run(cluster, path, tmp_path, timeout=3)
+    outcome, _, run_id = run_attempt(cluster, path, tmp_path, timeout=3)
 
     assert outcome.status is Status.TIMED_OUT
     assert "scenario timeout" in outcome.reason
@@ -264,7 +242,7 @@ def test_scenario_deadline_gives_timed_out(cluster: ClusterInfo, tmp_path: Path)
 def test_sigterm_interrupts_cleans_up_and_reports_interrupted(
     cluster: ClusterInfo, tmp_path: Path
 ) -> None:
-    path = _write_scenario(tmp_path, "interrupted", """\
+    path = write_scenario(tmp_path, "interrupted", """\
         name: interrupted
         tier: smoke
         steps:
@@ -273,7 +251,7 @@ def test_sigterm_interrupts_cleans_up_and_reports_interrupted(
     timer = threading.Timer(3.0, os.kill, args=(os.getpid(), signal.SIGTERM))
     timer.start()
     try:
-        outcome, _, run_id = _run(cluster, path, tmp_path)
+        outcome, _, run_id = run_attempt(cluster, path, tmp_path)
     finally:
         timer.cancel()
 
@@ -285,13 +263,13 @@ def test_sigterm_interrupts_cleans_up_and_reports_interrupted(
 def test_keep_on_failure_keeps_the_namespace(
     cluster: ClusterInfo, tmp_path: Path
 ) -> None:
-    path = _write_scenario(tmp_path, "kept", """\
+    path = write_scenario(tmp_path, "kept", """\
         name: kept
         tier: smoke
         steps:
           - run: {command: "exit 3", expect_exit: 0}
         """)
-    outcome, scenario_dir, run_id = _run(cluster, path, tmp_path, keep_on_failure=True)
+    outcome, scenario_dir, run_id = run_attempt(cluster, path, tmp_path, keep_on_failure=True)
 
     assert outcome.status is Status.FAILED
     assert "exited with code 3, expected 0" in outcome.reason
@@ -315,7 +293,7 @@ def test_script_without_cluster_runs_with_generated_names(tmp_path: Path) -> Non
         """))
     script.chmod(0o755)
 
-    outcome, scenario_dir, _ = _run(None, script, tmp_path)
+    outcome, scenario_dir, _ = run_attempt(None, script, tmp_path)
 
     assert outcome.status is Status.PASSED, outcome.reason
     assert outcome.namespace.startswith("spark-test-plain-")

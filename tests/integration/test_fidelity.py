@@ -11,24 +11,22 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runs import run_attempt, write_scenario
 
 from sparkrig.cluster import bootstrap, local
 from sparkrig.cluster.base import ClusterInfo
 from sparkrig.cluster.local import LocalCluster
-from sparkrig.execute import AttemptContext, AttemptOutcome, execute_attempt
+from sparkrig.execute import AttemptOutcome
 from sparkrig.kube.client import KubeClient, namespaced_path
 from sparkrig.kube.names import random_suffix
 from sparkrig.results import Status
-from sparkrig.scenario.loader import load_file
 
 pytestmark = pytest.mark.integration
 
@@ -306,24 +304,14 @@ def test_container_streams_fail_with_reason(
     assert elapsed < FAST_FAILURE_SECONDS
 
 
-def _write_scenario(folder: Path, name: str, body: str) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
 def _attempt(cluster: ClusterInfo, path: Path, tmp_path: Path) -> tuple[AttemptOutcome, Path]:
-    scenario = load_file(path)
-    run_id = f"fidelity-{datetime.now(UTC):%H%M%S}-{random_suffix()}"
-    scenario_dir = tmp_path / "reports" / scenario.name
-    ctx = AttemptContext(run_id=run_id, attempt=1, cluster=cluster, scenario_dir=scenario_dir,
-                         deadline=time.monotonic() + 300)
-    return execute_attempt(scenario, ctx), scenario_dir
+    outcome, scenario_dir, _ = run_attempt(cluster, path, tmp_path, timeout=300)
+    return outcome, scenario_dir
 
 
 def test_diagnostics_record_simulated_logs(cluster: ClusterInfo, tmp_path: Path) -> None:
     chart = _chart(tmp_path, "web", WEB)
-    path = _write_scenario(tmp_path, "never-ready-web", f"""\
+    path = write_scenario(tmp_path, "never-ready-web", f"""\
         name: never-ready-web
         tier: smoke
         chart: {{path: {chart}}}
@@ -354,14 +342,14 @@ def test_diagnostics_record_simulated_logs(cluster: ClusterInfo, tmp_path: Path)
 def test_webhook_chart_fails_fast_others_pass(cluster: ClusterInfo, tmp_path: Path) -> None:
     webhook_chart = _chart(tmp_path, "operator", WEBHOOK)
     web_chart = _chart(tmp_path, "web", WEB)
-    operator = _write_scenario(tmp_path, "operator-webhook", f"""\
+    operator = write_scenario(tmp_path, "operator-webhook", f"""\
         name: operator-webhook
         tier: smoke
         chart: {{path: {webhook_chart}}}
         steps:
           - install: {{timeout: 2m}}
         """)
-    neighbour = _write_scenario(tmp_path, "web-neighbour", f"""\
+    neighbour = write_scenario(tmp_path, "web-neighbour", f"""\
         name: web-neighbour
         tier: smoke
         chart: {{path: {web_chart}}}

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from runs import latest_results, sparkrig_run, start_until_marked
 
 from sparkrig.cluster.base import ClusterInfo
 
@@ -36,26 +35,7 @@ def write_yaml(folder: Path, name: str, command: str, *, timeout: str = "120s") 
 
 
 def sparkrig(tmp_path: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "sparkrig",
-        "run",
-        "--cluster",
-        "existing",
-        "--scenarios",
-        str(tmp_path / "scenarios"),
-        "--results-dir",
-        str(tmp_path / "reports"),
-        *args,
-    ]
-
-
-def results(tmp_path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        (tmp_path / "reports" / "latest" / "results.json").read_text()
-    )
-    return data
+    return sparkrig_run(tmp_path, "existing", *args)
 
 
 def run_namespaces(run_id: str) -> list[str]:
@@ -98,7 +78,7 @@ def test_run_unique_namespaces_cleaned(cluster: ClusterInfo, tmp_path: Path) -> 
     seen = record.read_text().split()
     assert len(seen) == 4
     assert len(set(seen)) == 4
-    run = results(tmp_path)
+    run = latest_results(tmp_path)
     assert {item["attempts"][0]["namespace"] for item in run["scenarios"]} == set(seen)
     assert namespaces_left(run["run_id"]) == []
 
@@ -116,7 +96,7 @@ def test_run_killed_worker_namespace_removed(cluster: ClusterInfo, tmp_path: Pat
     )
 
     assert completed.returncode == 1, completed.stdout + completed.stderr
-    run = results(tmp_path)
+    run = latest_results(tmp_path)
     found = {item["name"]: item for item in run["scenarios"]}
     assert found["victim"]["status"] == "error"
     assert found["victim"]["reason"] == "worker died (signal 9)"
@@ -134,23 +114,13 @@ def test_run_sigint_removes_namespaces(cluster: ClusterInfo, tmp_path: Path) -> 
             f"touch {marks}/long{index}; sleep 300",
             timeout="5m",
         )
-    process = subprocess.Popen(
-        sparkrig(tmp_path, "--max", "4"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(list(marks.iterdir())) == 4
+    process = start_until_marked(sparkrig(tmp_path, "--max", "4"), marks, 4, limit=120)
 
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=150)
 
     assert process.returncode == 130, stdout + stderr
-    run = results(tmp_path)
+    run = latest_results(tmp_path)
     assert len(run["scenarios"]) == 6
     assert all(item["status"] == "interrupted" for item in run["scenarios"])
     assert namespaces_left(run["run_id"]) == []

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runs import latest_results, sparkrig_run, start_until_marked
 
 RUN_TIMEOUT = 120  # seconds; every run here ends far sooner
 
@@ -34,19 +34,7 @@ def write_script(folder: Path, name: str, body: str, meta: str = "") -> Path:
 
 
 def sparkrig(tmp_path: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "sparkrig",
-        "run",
-        "--cluster",
-        "none",
-        "--scenarios",
-        str(tmp_path / "scenarios"),
-        "--results-dir",
-        str(tmp_path / "reports"),
-        *args,
-    ]
+    return sparkrig_run(tmp_path, "none", *args)
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,8 +48,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def results(tmp_path: Path) -> dict[str, dict[str, Any]]:
-    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
-    return {item["name"]: item for item in data["scenarios"]}
+    return {item["name"]: item for item in latest_results(tmp_path)["scenarios"]}
 
 
 def processes_with(marker: str) -> list[str]:
@@ -95,18 +82,7 @@ def spans(marks: Path, names: list[str]) -> list[tuple[float, float]]:
 
 def start_run_until_marked(tmp_path: Path, marks: Path, count: int = 4) -> subprocess.Popen[str]:
     """Start `sparkrig run --max 4` and return once `count` scenarios left a mark."""
-    process = subprocess.Popen(
-        sparkrig(tmp_path, "--max", "4"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while len(list(marks.iterdir())) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(list(marks.iterdir())) == count
-    return process
+    return start_until_marked(sparkrig(tmp_path, "--max", "4"), marks, count, limit=60)
 
 
 def test_run_overlaps_at_most_max(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import textwrap
+import threading
 import time
 import types
 from collections.abc import Mapping
@@ -502,3 +503,66 @@ def test_runner_prepared_spare_gives_way_to_a_ready_dependant(
     run_dir = tmp_path / "reports" / results.run_id
     assert (run_dir / "scenarios" / "last" / "output.log").read_text() == "ran last\n"
     assert all(item.output_path is not None for item in results.scenarios)
+
+
+def test_runner_kills_worker_past_interrupt_grace(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkrig.runner import orchestrator
+
+    monkeypatch.setattr(orchestrator, "INTERRUPT_GRACE_SECONDS", 1.0)
+    started = tmp_path / "started"
+    script(scenarios, "stubborn", f"touch {started}\nsleep 60\n")
+    original = stand_in_execute
+
+    def ignore_sigterm(scenario: Scenario, context: StandInContext) -> StandInOutcome:
+        # A handler that does nothing, not SIG_IGN, which the script would inherit.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        return original(scenario, context)
+
+    monkeypatch.setattr(STAND_IN, "execute_attempt", ignore_sigterm)
+
+    def interrupt_when_started() -> None:
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt_when_started, daemon=True)
+    timer.start()
+    began = time.monotonic()
+    code, results, _ = run(tmp_path, max_parallel=1)
+    timer.join(timeout=5)
+
+    assert code == ExitCode.INTERRUPTED
+    item = by_name(results)["stubborn"]
+    assert item.status == Status.INTERRUPTED  # type: ignore[attr-defined]
+    assert item.reason == "interrupted: killed 1s after the interrupt"  # type: ignore[attr-defined]
+    assert time.monotonic() - began < 20  # the script sleeps 60 s; the kill ends it
+
+
+def test_runner_backstop_kills_stuck_worker(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkrig.runner import orchestrator
+
+    monkeypatch.setattr(orchestrator, "BACKSTOP_TERM_GRACE_SECONDS", 0.5)
+    script(scenarios, "stuck", "exit 0\n", extra_meta="# timeout: 1s\n")
+
+    def hang(scenario: Scenario, context: StandInContext) -> StandInOutcome:
+        # Ignores its deadline and the runner's SIGTERM, as a wedged worker would.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        time.sleep(60)
+        raise AssertionError("the backstop should have killed this worker")
+
+    monkeypatch.setattr(STAND_IN, "execute_attempt", hang)
+    began = time.monotonic()
+    code, results, _ = run(tmp_path)
+
+    assert code == ExitCode.SCENARIO_FAILED
+    item = by_name(results)["stuck"]
+    assert item.status == Status.TIMED_OUT  # type: ignore[attr-defined]
+    assert item.reason == (  # type: ignore[attr-defined]
+        "timed out after 1s; the worker did not end within 2s of cleanup and was stopped"
+    )
+    assert time.monotonic() - began < 20  # 1 s timeout, 2 s cleanup grace, 0.5 s to SIGKILL

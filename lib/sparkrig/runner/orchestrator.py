@@ -43,6 +43,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import math
 import os
 import signal
 import time
@@ -445,6 +446,8 @@ class Runner:
             moments.append(worker.data["kill_at"] or worker.data["hard_deadline"])
         if self.interrupt_deadline is not None:
             moments.append(self.interrupt_deadline)
+        # A worker already sent SIGKILL has kill_at = inf: only its end is awaited.
+        moments = [moment for moment in moments if math.isfinite(moment)]
         timeout = max(0.0, min(moments) - time.monotonic()) if moments else None
         refresh = self.progress.refresh_interval()
         if refresh is not None:

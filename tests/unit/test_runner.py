@@ -566,3 +566,44 @@ def test_runner_backstop_kills_stuck_worker(
         "timed out after 1s; the worker did not end within 2s of cleanup and was stopped"
     )
     assert time.monotonic() - began < 20  # 1 s timeout, 2 s cleanup grace, 0.5 s to SIGKILL
+
+
+def test_runner_second_signal_forces_stop(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    for index in range(3):
+        script(scenarios, f"slow{index}", f"touch {marks}/slow{index}\nsleep 60\n")
+    original = stand_in_execute
+
+    def ignore_sigterm(scenario: Scenario, context: StandInContext) -> StandInOutcome:
+        # A handler that does nothing, not SIG_IGN, which the script would inherit.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        return original(scenario, context)
+
+    monkeypatch.setattr(STAND_IN, "execute_attempt", ignore_sigterm)
+
+    def interrupt_twice() -> None:
+        deadline = time.monotonic() + 30
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=interrupt_twice, daemon=True)
+    sender.start()
+    began = time.monotonic()
+    code, results, output = run(tmp_path, max_parallel=2)
+    sender.join(timeout=5)
+
+    assert code == ExitCode.INTERRUPTED
+    found = by_name(results)
+    for index in range(2):
+        item = found[f"slow{index}"]
+        assert item.status == Status.INTERRUPTED  # type: ignore[attr-defined]
+        assert item.reason == "interrupted: stopped by a second signal"  # type: ignore[attr-defined]
+    assert found["slow2"].reason == "not started: run interrupted"  # type: ignore[attr-defined]
+    assert "interrupted again: killing running scenarios now" in output
+    assert time.monotonic() - began < 20  # the scripts sleep 60 s

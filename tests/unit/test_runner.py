@@ -607,3 +607,52 @@ def test_runner_second_signal_forces_stop(
     assert found["slow2"].reason == "not started: run interrupted"  # type: ignore[attr-defined]
     assert "interrupted again: killing running scenarios now" in output
     assert time.monotonic() - began < 20  # the scripts sleep 60 s
+
+
+def test_runner_failing_spare_stops_spares(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Preparing "later" kills the spare, as a full disk or the OOM killer would end it.
+    attempts = tmp_path / "prepare-attempts"
+    script(scenarios, "first", "sleep 0.5\n", extra_meta="# estimated_time: 100\n")
+    script(scenarios, "later", "echo ran\n", extra_meta="# estimated_time: 1\n")
+
+    def dying_prepare(scenario: Scenario, context: StandInContext) -> StandInPrepared:
+        if scenario.name == "later":
+            with attempts.open("a") as handle:
+                handle.write("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return StandInPrepared(scenario, context)
+
+    monkeypatch.setattr(STAND_IN, "prepare_attempt", dying_prepare)
+    code, results, _ = run(tmp_path, max_parallel=1)
+
+    assert code == ExitCode.OK
+    assert all(item.status == Status.PASSED for item in results.scenarios)
+    assert attempts.read_text() == "x"  # one spare died; none was forked after it
+
+
+def test_runner_dead_spare_start_falls_back(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkrig.scheduler.pool import WorkerPool
+
+    script(scenarios, "first", "sleep 0.5\n", extra_meta="# estimated_time: 100\n")
+    script(scenarios, "later", "echo ran\n", extra_meta="# estimated_time: 1\n")
+    original = WorkerPool.assign
+    failures: list[str] = []
+
+    def assign_to_dead_spare(self: WorkerPool, worker: object, key: str, command: object,
+                             **kwargs: object) -> None:
+        if key == "later" and not failures:
+            failures.append(key)
+            original(self, worker, key, ("run-nothing",))  # the spare exits with an error
+            raise BrokenPipeError("[Errno 32] Broken pipe")
+        original(self, worker, key, command, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(WorkerPool, "assign", assign_to_dead_spare)
+    code, results, _ = run(tmp_path, max_parallel=1)
+
+    assert failures == ["later"]
+    assert code == ExitCode.OK
+    assert all(item.status == Status.PASSED for item in results.scenarios)

@@ -215,6 +215,7 @@ class Runner:
         self.interrupt_deadline: float | None = None
         self.forced = False
         self.reports_prepared = False
+        self.spares_disabled = False  # after a spare failed: start scenarios in new workers
         self.crash: Exception | None = None  # what ended the loop abnormally
 
     # --- entry point --------------------------------------------------------
@@ -355,7 +356,7 @@ class Runner:
         A missing spare is forked; one forked when the next scenario is known
         prepares it from memory. An idle spare is sent a scenario to prepare.
         """
-        if self.stopping or not self.queue.has_pending:
+        if self.stopping or self.spares_disabled or not self.queue.has_pending:
             return None
         record = self._next_to_prepare()
         if len(self.pool.spares) < min(SPARE_WORKERS, self.options.max_parallel):
@@ -374,13 +375,19 @@ class Runner:
             job = (record, self._context(record, deadline=float("inf")))
             spare = self.pool.start_spare(lambda commands: _serve_spare(commands, job),
                                           log_path=record.scenario_dir / WORKER_LOG)
-        spare.data.update(kind="spare", prepared=record.name if record else None)
+        spare.data.update(kind="spare", prepared=record.name if record else None,
+                          log_path=record.scenario_dir / WORKER_LOG if record else None)
 
     def _send_prepare(self, spare: Worker, record: ScenarioRecord) -> None:
         context = self._context(record, deadline=float("inf"))
-        self.pool.send(spare, ("prepare", record, context),
-                       log_path=record.scenario_dir / WORKER_LOG)
-        spare.data["prepared"] = record.name
+        try:
+            self.pool.send(spare, ("prepare", record, context),
+                           log_path=record.scenario_dir / WORKER_LOG)
+        except OSError as exc:  # the spare died; the pool reaps it
+            logger.warning("spare worker %d cannot prepare %s (%s)", spare.pid, record.name, exc)
+            self.pool.release(spare)
+            return
+        spare.data.update(prepared=record.name, log_path=record.scenario_dir / WORKER_LOG)
 
     def _next_to_prepare(self) -> ScenarioRecord | None:
         """Return the first upcoming scenario that no spare prepared, unless it is a retry."""
@@ -406,20 +413,9 @@ class Runner:
         attempt = len(record.attempts) + 1
         started = time.monotonic()
         deadline = started + record.scenario.timeout
-        spares = self.pool.spares
-        ready = next((spare for spare in spares if spare.data.get("prepared") == record.name),
-                     None)
         log_path = record.scenario_dir / WORKER_LOG  # the worker creates the folder
-        if ready is not None:
-            worker = ready
-            self.pool.assign(worker, record.name, ("start", started, deadline))
-        elif spares:
-            # An idle spare first; one prepared for another scenario drops that one.
-            worker = min(spares, key=lambda spare: spare.data.get("prepared") is not None)
-            context = self._context(record, deadline=deadline)
-            self.pool.assign(worker, record.name, ("run", record, context, started),
-                             log_path=log_path)
-        else:
+        worker = self._assign_to_spare(record, started, deadline, log_path)
+        if worker is None:
             context = self._context(record, deadline=deadline)
             worker = self.pool.start(
                 record.name,
@@ -439,6 +435,29 @@ class Runner:
             cause="",
         )
         self.progress.started(record.name, attempt)
+
+    def _assign_to_spare(
+        self, record: ScenarioRecord, started: float, deadline: float, log_path: Path
+    ) -> Worker | None:
+        """Hand the attempt to a spare, the one prepared for it if any; None without one."""
+        spares = self.pool.spares
+        if not spares:
+            return None
+        ready = next((spare for spare in spares if spare.data["prepared"] == record.name), None)
+        # Otherwise an idle spare first; one prepared for another scenario drops that one.
+        spare = ready or min(spares, key=lambda spare: spare.data["prepared"] is not None)
+        try:
+            if spare is ready:
+                self.pool.assign(spare, record.name, ("start", started, deadline))
+            else:
+                context = self._context(record, deadline=deadline)
+                self.pool.assign(spare, record.name, ("run", record, context, started),
+                                 log_path=log_path)
+        except OSError as exc:  # the spare died (killed, out of memory); the pool reaps it
+            logger.warning("spare worker %d cannot take %s (%s); starting it in a new worker",
+                           spare.pid, record.name, exc)
+            return None
+        return spare
 
     def _next_timeout(self, running: list[Worker]) -> float | None:
         moments = []
@@ -488,7 +507,19 @@ class Runner:
             self._on_cleanup_finished(finished)
             return
         if worker.data["kind"] == "spare":
-            logger.debug("spare worker %d exited unassigned", worker.pid)
+            if finished.exit_code == 0:
+                logger.debug("spare worker %d exited unassigned", worker.pid)
+                return
+            # Its scenario starts in a new worker when a slot frees. A spare that failed
+            # to prepare (a full disk) would fail again, so no spare is forked from now on.
+            self.spares_disabled = True
+            how = (f"signal {finished.signal}" if finished.signal is not None
+                   else f"exit code {finished.exit_code}")
+            logger.warning(
+                "spare worker %d ended with %s before its start (see %s); the rest of the run "
+                "starts each scenario in a new worker", worker.pid, how,
+                worker.data["log_path"] or "its worker.log",
+            )
             return
 
         record: ScenarioRecord = worker.data["record"]

@@ -203,6 +203,12 @@ class WorkerPool:
         worker.started = time.monotonic()
         logger.debug("assigned %s to worker %d", key, worker.pid)
 
+    def release(self, worker: Worker) -> None:
+        """Close one spare's command pipe, so it exits; it is no spare from now on."""
+        command_fd = self._commands.pop(worker.pid, None)
+        if command_fd is not None:
+            os.close(command_fd)
+
     def release_spares(self) -> None:
         """Close the command pipes of unassigned spares, so they exit."""
         for command_fd in self._commands.values():

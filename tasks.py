@@ -133,10 +133,15 @@ def report(c: Context, merge: list[str] | None = None, results_dir: str = "",
               *_flag("run", run))
 
 
-@task(iterable=["tier"], help={"count": "number of shards (1 to 256)"})
-def shards(c: Context, count: int = 4, tier: list[str] | None = None) -> None:
-    """Print the shard matrix as JSON for a CI matrix."""
-    _sparkrig(c, "shards", "--count", str(count), *_repeat("tier", tier))
+@task(iterable=["tier"], help={"count": "number of shards (1 to 256)",
+                               "scenarios": "folder of scenario files (default: scenarios)",
+                               "results_dir": "where the durations history is read "
+                                              "(default: reports)"})
+def shards(c: Context, count: int = 4, tier: list[str] | None = None, scenarios: str = "",
+           results_dir: str = "") -> None:
+    """Print the shard matrix as JSON for a CI matrix: the shards that get scenarios."""
+    _sparkrig(c, "shards", "--count", str(count), *_repeat("tier", tier),
+              *_flag("scenarios", scenarios), *_flag("results-dir", results_dir))
 
 
 @task(help={"quick": "a smaller run that finishes within a minute"})

@@ -50,12 +50,39 @@ def test_max_parallel_from_environment() -> None:
 
 
 def test_shards_prints_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_script(tmp_path, "a")
+    for name in ("a", "b", "c"):
+        write_script(tmp_path, name)
 
     assert main(["shards", "--count", "3", "--scenarios", str(tmp_path)]) == 0
 
     matrix = json.loads(capsys.readouterr().out)
     assert matrix == {"include": [{"shard": "1/3"}, {"shard": "2/3"}, {"shard": "3/3"}]}
+
+
+def test_shards_leave_out_empty_shards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A dependency group stays in one shard: three groups cannot fill four shards.
+    write_script(tmp_path, "base")
+    write_script(tmp_path, "child", extra="# depends_on: base\n")
+    write_script(tmp_path, "solo")
+    write_script(tmp_path, "other", tier="e2e")
+
+    assert main(["shards", "--count", "4", "--tier", "smoke", "--scenarios", str(tmp_path),
+                 "--results-dir", str(tmp_path / "reports")]) == 0
+
+    matrix = json.loads(capsys.readouterr().out)
+    assert matrix == {"include": [{"shard": "1/4"}, {"shard": "2/4"}]}
+
+
+def test_shards_keep_one_shard_without_scenarios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_script(tmp_path, "other", tier="e2e")
+
+    assert main(["shards", "--count", "4", "--tier", "smoke", "--scenarios", str(tmp_path)]) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"include": [{"shard": "1/4"}]}
 
 
 def test_list_json_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -936,8 +936,15 @@ def test_plan_step_writes_matrix(workflows: dict[str, Workflow], tmp_path: Path)
     if "shards" not in _registered_commands():
         pytest.skip("the `sparkrig shards` subcommand is not registered yet")
     script = _step_script(workflows[TIER_WORKFLOW], "plan", "shards")
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for name in ("alpha", "beta", "gamma", "delta"):
+        path = scenarios / f"{name}.sh"
+        path.write_text(f"#!/bin/sh\n# @meta\n# name: {name}\n# tier: smoke\n# @endmeta\n")
+        path.chmod(0o755)
 
-    completed = _run_step(script, tmp_path, {"SHARD_COUNT": "3", "TIER": "smoke"})
+    completed = _run_step(script, tmp_path, {"SHARD_COUNT": "3", "TIER": "smoke",
+                                             "SCENARIOS": str(scenarios)})
 
     assert completed.returncode == 0, completed.stderr
     matrix = json.loads(_read_multiline_output(tmp_path / "github_output", "matrix"))

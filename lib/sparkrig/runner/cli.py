@@ -24,7 +24,7 @@ from sparkrig.scenario.loader import load_scenarios
 from sparkrig.scenario.quantities import format_duration
 from sparkrig.scenario.selection import Selection, select
 from sparkrig.scheduler.ordering import expected_durations
-from sparkrig.scheduler.sharding import MAX_SHARDS, parse_shard, validate_count
+from sparkrig.scheduler.sharding import MAX_SHARDS, assign_shards, parse_shard, validate_count
 
 __all__ = ["register", "resolve_max_parallel"]
 
@@ -108,6 +108,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default="scenarios",
         metavar="DIR",
         help="folder of scenario files to validate (default: scenarios)",
+    )
+    shards.add_argument(
+        "--results-dir",
+        default="reports",
+        metavar="DIR",
+        help="where the durations history is read, as the shard jobs read it (default: reports)",
     )
     shards.set_defaults(handler=shards_command)
 
@@ -334,9 +340,14 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def shards_command(args: argparse.Namespace) -> int:
+    """Print the matrix of the shards that get scenarios; shard 1 alone when none do."""
     count = validate_count(_whole_number("--count", args.count, minimum=1, maximum=MAX_SHARDS))
     selection = Selection(tiers=tuple(args.tier))
-    select(load_scenarios(Path(args.scenarios)), selection)  # validates the files and tiers
-    matrix = {"include": [{"shard": f"{index}/{count}"} for index in range(1, count + 1)]}
-    print(json.dumps(matrix))
+    scenarios = select(load_scenarios(Path(args.scenarios)), selection)  # validates them
+    # The same split as `run --shard I/N` makes from the same files and history. A shard
+    # that gets nothing (dependency groups stay whole) would only start a cluster.
+    expected = expected_durations(scenarios, load_history(Path(args.results_dir)))
+    shards = assign_shards(scenarios, expected, count)
+    used = [index for index, shard in enumerate(shards, start=1) if shard] or [1]
+    print(json.dumps({"include": [{"shard": f"{index}/{count}"} for index in used]}))
     return 0

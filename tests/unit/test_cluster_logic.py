@@ -635,3 +635,34 @@ def test_hostpath_folders_only_provisioned_paths() -> None:
     ]
     assert bootstrap.hostpath_folders(volumes) == [
         Path("/tmp/hostpath_pv/0b7c7f5e-3d2c-4d6e-9a53-0c1d2e3f4a5b")]
+
+
+def test_built_tools_fill_a_path_without_helm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("helm", "kubectl"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+    monkeypatch.setattr(toolchain, "bin_dir", lambda: tmp_path)
+    monkeypatch.setattr(providers.shutil, "which", lambda name: None)
+
+    assert providers._built_tools() == tmp_path
+
+
+def test_built_tools_leave_path_helm_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("helm", "kubectl"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+    monkeypatch.setattr(toolchain, "bin_dir", lambda: tmp_path)
+    monkeypatch.setattr(providers.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+    assert providers._built_tools() is None
+
+
+def test_built_tools_absent_before_a_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(toolchain, "bin_dir", lambda: tmp_path / "not-built")
+    monkeypatch.setattr(providers.shutil, "which", lambda name: None)
+
+    assert providers._built_tools() is None

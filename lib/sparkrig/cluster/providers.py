@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 
 from sparkrig.cluster import nodes as node_registry
+from sparkrig.cluster import toolchain
 from sparkrig.cluster.base import ClusterInfo, ClusterProvider
 from sparkrig.cluster.kubeconfig import CONTEXT_NAME
 from sparkrig.cluster.local import LocalCluster, NodeShape
@@ -181,8 +183,24 @@ def describe_connect_failure(exc: BaseException) -> str:
     return f"could not be reached ({detail})"
 
 
+def _built_tools() -> Path | None:
+    """Return the folder of the helm and kubectl that sparkrig built, when PATH lacks either.
+
+    They are the local cluster's clients, and they work against any cluster:
+    with them, a machine set up by scripts/setup.sh needs no other Helm.
+    """
+    if shutil.which("helm") and shutil.which("kubectl"):
+        return None
+    folder = toolchain.bin_dir()
+    if (folder / "helm").is_file() and (folder / "kubectl").is_file():
+        return folder
+    return None
+
+
 def _describe(provider: str, target: _Target, api: client.ApiClient, *,
               tools_path: Path | None, capabilities: frozenset[str]) -> ClusterInfo:
+    if tools_path is None:
+        tools_path = _built_tools()
     try:
         version = client.VersionApi(api).get_code(_request_timeout=CONNECT_TIMEOUT_SECONDS)
         capacity = node_registry.read_capacity(api)

@@ -656,3 +656,17 @@ def test_runner_dead_spare_start_falls_back(
     assert failures == ["later"]
     assert code == ExitCode.OK
     assert all(item.status == Status.PASSED for item in results.scenarios)
+
+
+def test_runner_result_files_agree_on_duration(tmp_path: Path, scenarios: Path) -> None:
+    for index in range(4):
+        script(scenarios, f"s{index}", "sleep 0.1\n")
+
+    code, results, _ = run(tmp_path, max_parallel=2)
+
+    assert code == ExitCode.OK
+    run_dir = tmp_path / "reports" / results.run_id
+    for item in results.scenarios:
+        written = json.loads((run_dir / "scenarios" / item.name / "result.json").read_text())
+        assert written["duration"] == item.duration
+        assert written["attempts"] == [attempt.to_dict() for attempt in item.attempts]

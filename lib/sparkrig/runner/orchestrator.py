@@ -109,7 +109,7 @@ class SyntheticOutcome:
 
 def _serve_spare(
     commands: Iterator[tuple[Any, ...]], prepare: tuple[ScenarioRecord, Any] | None = None
-) -> OutcomeFields | None:
+) -> tuple[OutcomeFields, float] | None:
     """Run a spare worker's commands: prepare, then start or run; None when released.
 
     `prepare`, (record, context), is prepared at once: a spare forked for a
@@ -147,8 +147,11 @@ def _serve_spare(
 
 def _attempt_in_worker(
     record: ScenarioRecord, execute_attempt: Callable[[], OutcomeFields], started: float
-) -> OutcomeFields:
-    """Run one attempt inside the forked worker and write its result file at once."""
+) -> tuple[OutcomeFields, float]:
+    """Run one attempt inside the forked worker and write its result file at once.
+
+    Returns, and sends to the parent first, the outcome and the attempt's duration.
+    """
     started_at = utc_now()
     try:
         outcome: OutcomeFields = execute_attempt()
@@ -162,16 +165,18 @@ def _attempt_in_worker(
             started_at=started_at,
             ended_at=utc_now(),
         )
-    record.add_attempt(outcome, time.monotonic() - started)
+    duration = time.monotonic() - started
+    record.add_attempt(outcome, duration)
     # The parent needs only the outcome, so it gets it before the file is written and
     # the next scenario need not wait for the write and this exit (about 4 ms median
     # in the overhead benchmark). The pool waits for the exit before the run ends.
-    send_result(outcome)
+    # The duration goes along, so results.json and result.json agree on it.
+    send_result((outcome, duration))
     try:
         record.write()
     except OSError as exc:
         logger.error("cannot write the result of %s: %s", record.name, exc)
-    return outcome
+    return outcome, duration
 
 
 class Runner:
@@ -527,7 +532,7 @@ class Runner:
         cause = worker.data["cause"]
         outcome: OutcomeFields
         if finished.has_payload and cause not in ("backstop", "interrupt-killed"):
-            outcome = finished.payload
+            outcome, duration = finished.payload
             record.add_attempt(outcome, duration)
             rewrite = False
         else:

@@ -325,6 +325,16 @@ def test_unknown_dependency(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="unknown scenario 'ghost'") as info:
         load_scenarios(tmp_path)
     assert info.value.field == "depends_on"
+    assert "fix the name or remove it; the scenarios here are a" in str(info.value)
+
+
+def test_unknown_dependency_close_name(tmp_path: Path) -> None:
+    write(tmp_path / "lint.yaml", "name: chart-lint\ntier: smoke\nsteps: [{test: {}}]\n")
+    write(tmp_path / "a.yaml",
+          "name: a\ntier: smoke\ndepends_on: [chart-lnit]\nsteps: [{test: {}}]\n")
+
+    with pytest.raises(ScenarioError, match="did you mean 'chart-lint'"):
+        load_scenarios(tmp_path)
 
 
 def test_dependency_cycle_named(tmp_path: Path) -> None:

@@ -394,8 +394,10 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
                 import difflib  # only for this message: not at start-up
 
                 close = difflib.get_close_matches(dependency, list(by_name), n=1)
+                # 'sparkrig list' would stop at this same error, so name the choices here.
                 hint = (f"did you mean {close[0]!r}?" if close
-                        else "run 'sparkrig list' to see the names")
+                        else f"fix the name or remove it; the scenarios here are "
+                        f"{_names_preview(sorted(by_name))}")
                 raise ScenarioError(
                     str(scenario.source),
                     "depends_on",
@@ -408,6 +410,11 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
         raise ScenarioError(
             str(first.source), "depends_on", f"dependency cycle: {' -> '.join(cycle)}; break it"
         )
+
+
+def _names_preview(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def _find_cycle(by_name: dict[str, Scenario]) -> list[str]:

@@ -210,7 +210,9 @@ class _Attempt:
         self.status = status
         self.reason = reason
         self.infrastructure_error = infrastructure
-        write_log_line(self.log, f"{status}: {reason}")
+        # Reasons such as "interrupted: ..." already start with the status.
+        prefix = "" if reason.startswith(f"{status}:") else f"{status}: "
+        write_log_line(self.log, f"{prefix}{reason}")
 
     def outcome(self) -> AttemptOutcome:
         return AttemptOutcome(

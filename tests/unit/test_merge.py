@@ -66,6 +66,14 @@ def test_merge_writes_every_format(tmp_path: Path, shards: tuple[Path, Path]) ->
     assert load_run(outcome.run_dir).merged_from == outcome.run.merged_from
 
 
+def test_merge_writes_scenario_results(tmp_path: Path, shards: tuple[Path, Path]) -> None:
+    outcome = merge_runs(list(shards), tmp_path / "merged")
+
+    for result in outcome.run.scenarios:
+        path = outcome.run_dir / "scenarios" / result.name / "result.json"
+        assert json.loads(path.read_text()) == result.to_dict()
+
+
 def test_merge_copies_output_logs(tmp_path: Path, shards: tuple[Path, Path]) -> None:
     outcome = merge_runs(list(shards), tmp_path / "merged")
 

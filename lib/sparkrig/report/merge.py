@@ -9,7 +9,8 @@ Every such duplicate is returned so the caller can print it.
 
 The merged run gets a new run id, records its sources in `merged_from`, and
 gets a copy of each kept scenario's output log and diagnostics (hard links
-where the file system allows), so the merged folder is a complete artifact.
+where the file system allows) and its `result.json`, so the merged folder is
+a complete artifact.
 Merging is idempotent: the same inputs give the same scenarios, whatever
 was merged before.
 """
@@ -27,9 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sparkrig import __version__
+from sparkrig.kube.names import safe_dir_name
 from sparkrig.report.schema import RESULTS_FILE, ReportInputError, load_run
 from sparkrig.report.summary import FAILING_STATUSES, parse_time, resolve_artifact
-from sparkrig.results import RunResult, ScenarioResult, Status
+from sparkrig.results import RunResult, ScenarioResult, Status, write_json_atomic
 
 __all__ = ["Duplicate", "MergeOutcome", "find_results_files", "merge_runs", "point_latest"]
 
@@ -237,6 +239,9 @@ def merge_runs(inputs: Sequence[Path], results_dir: Path) -> MergeOutcome:
         } for source in sources],
     )
 
+    for result in scenarios:  # each scenario's result.json, as a run writes it
+        scenario_dir = run_dir / "scenarios" / safe_dir_name(result.name)
+        write_json_atomic(scenario_dir / "result.json", result.to_dict(), durable=False)
     write_reports(merged, run_dir)
     point_latest(results_dir, run_id)
     update_history(results_dir, merged)

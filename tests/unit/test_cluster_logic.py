@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -666,3 +667,29 @@ def test_built_tools_absent_before_a_build(
     monkeypatch.setattr(providers.shutil, "which", lambda name: None)
 
     assert providers._built_tools() is None
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["started", "reused"])
+def test_local_provider_notes_a_started_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    started: bool,
+) -> None:
+    provider = providers.LocalProvider(state_dir=tmp_path / "state")
+    record = types.SimpleNamespace(server="https://127.0.0.1:6443", bin_dir=str(tmp_path))
+
+    def up(shape: object) -> object:
+        provider.cluster.started_by_up = started
+        return record
+
+    monkeypatch.setattr(provider.cluster, "up", up)
+    monkeypatch.setattr(providers, "_connect", lambda target: None)
+    monkeypatch.setattr(providers, "_describe", lambda *args, **kwargs: "info")
+
+    assert provider.connect() == "info"
+
+    error = capsys.readouterr().err
+    if started:
+        assert "started the local cluster at https://127.0.0.1:6443" in error
+        assert "'invoke cluster.down' stops it" in error
+    else:
+        assert error == ""

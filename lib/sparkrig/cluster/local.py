@@ -133,6 +133,7 @@ class LocalCluster:
                  report: Callable[[str], None] | None = None) -> None:
         self.state = StateDir(state_dir if state_dir is not None else state_root())
         self._report = report or (lambda message: None)
+        self.started_by_up = False  # whether the last `up` started the cluster (not reused it)
         self._started: list[Component] = []
 
     # -- queries ---------------------------------------------------------------
@@ -172,6 +173,7 @@ class LocalCluster:
             if record is not None and self.is_running():
                 self._report(f"the local cluster is already running at {record.server} "
                              f"(state {self.state.root}); reusing it")
+                self.started_by_up = False
                 return record
             if self.components() or self.state.root.exists():
                 self._report(f"cleaning up a stopped or partial cluster in {self.state.root}")
@@ -181,7 +183,9 @@ class LocalCluster:
             bin_dir = result.bin_dir
             for attempt in range(1, PORT_RETRIES + 1):
                 try:
-                    return self._start(bin_dir, shape)
+                    started = self._start(bin_dir, shape)
+                    self.started_by_up = True
+                    return started
                 except ComponentExitedError as exc:
                     self._stop_started()
                     if exc.port_taken and attempt < PORT_RETRIES:

@@ -230,6 +230,10 @@ class LocalProvider:
 
     def connect(self) -> ClusterInfo:
         record = self.cluster.up(self.shape)
+        if self.cluster.started_by_up:
+            print(f"sparkrig: note: started the local cluster at {record.server} (state "
+                  f"{self.cluster.state.root}); it keeps running for later runs, and "
+                  "'invoke cluster.down' stops it", file=sys.stderr)
         target = _Target(self.cluster.kubeconfig, CONTEXT_NAME, record.server)
         api = _connect(target)
         return _describe(self.name, target, api, tools_path=Path(record.bin_dir),

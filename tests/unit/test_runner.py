@@ -670,3 +670,44 @@ def test_runner_result_files_agree_on_duration(tmp_path: Path, scenarios: Path) 
         written = json.loads((run_dir / "scenarios" / item.name / "result.json").read_text())
         assert written["duration"] == item.duration
         assert written["attempts"] == [attempt.to_dict() for attempt in item.attempts]
+
+
+def test_runner_ctrl_c_during_reports_keeps_them(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sparkrig.runner import orchestrator
+
+    script(scenarios, "quick", "exit 0\n")
+    original = orchestrator._write_reports
+
+    def interrupted_write(run: RunResult, run_dir: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as the reports start
+        original(run, run_dir)
+
+    monkeypatch.setattr(orchestrator, "_write_reports", interrupted_write)
+    code, results, _ = run(tmp_path)
+
+    assert code == ExitCode.OK  # the run had ended; the signal only came during the reports
+    assert [item.status for item in results.scenarios] == [Status.PASSED]
+    assert (tmp_path / "reports" / results.run_id / "junit.xml").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_runner_unwritable_results_exit_3(
+    tmp_path: Path, scenarios: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sparkrig.report
+    from sparkrig.runner import orchestrator
+
+    script(scenarios, "quick", "exit 0\n")
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sparkrig.report, "write_reports", disk_full)
+    monkeypatch.setattr(orchestrator, "write_json_atomic", disk_full)
+    with pytest.raises(InfrastructureError, match="No space left on device") as raised:
+        run(tmp_path)
+
+    assert raised.value.exit_code == ExitCode.INFRASTRUCTURE
+    assert "result.json of every finished scenario is under" in str(raised.value)

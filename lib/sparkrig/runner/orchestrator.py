@@ -249,11 +249,17 @@ class Runner:
             self.crash = exc
             self._stop_after_crash(wake_read)
         finally:
-            self._restore_signal_handlers(previous)
+            old_int, old_term, old_fd = previous
+            signal.set_wakeup_fd(old_fd)  # the wake-up pipe closes now
             self.pool.close()
             os.close(wake_read)
             os.close(wake_write)
-            exit_code = self._finish()
+            try:
+                # The handlers stay: a Ctrl-C while the reports are written only counts,
+                # so results.json is still written whole.
+                exit_code = self._finish()
+            finally:
+                self._restore_signal_handlers((old_int, old_term, old_fd))
         if self.crash is not None:
             raise InfrastructureError(
                 f"run {self.run_id} stopped by an internal error: "
@@ -858,14 +864,26 @@ def _write_reports(run: RunResult, run_dir: Path) -> None:
         from sparkrig.report import write_reports
     except ImportError as exc:
         logger.warning("reports unavailable (%s); writing results.json only", exc)
-        write_json_atomic(run_dir / "results.json", run.to_dict())
+        _write_results_only(run, run_dir)
         return
     try:
         write_reports(run, run_dir)
     except Exception:  # noqa: BLE001 - results.json must exist even when a report fails
         logger.exception("writing the reports of %s failed; writing results.json only",
                          run.run_id)
+        _write_results_only(run, run_dir)
+
+
+def _write_results_only(run: RunResult, run_dir: Path) -> None:
+    """Write results.json alone; raise InfrastructureError when even that fails (a full disk)."""
+    try:
         write_json_atomic(run_dir / "results.json", run.to_dict())
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot write {run_dir / 'results.json'}: {exc}; the result.json of every "
+            f"finished scenario is under {run_dir / 'scenarios'}. Free space or fix the "
+            "permissions of that folder before the next run"
+        ) from exc
 
 
 def _update_history(results_dir: Path, run: RunResult) -> None:

@@ -24,11 +24,19 @@ aborting the command) stops the group before it propagates.
 `kill_session` is the scheduler's last resort for a worker that outlived its
 budget or died: the worker runs as leader of its own session, every process it
 started stays in that session, and this ends them all by session id.
+
+A process can leave both its group and its session (`setsid`, as daemons
+do). A worker therefore makes itself a child subreaper (`become_subreaper`,
+Linux 3.4 or later): such a process, once its parent exits, becomes the
+worker's child instead of init's. After each command, `run_command` ends
+every such orphan and its session, so no background process outlives its
+step, whatever it did to detach.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import math
 import os
@@ -44,6 +52,7 @@ from typing import BinaryIO
 __all__ = [
     "TERM_GRACE_SECONDS",
     "CommandResult",
+    "become_subreaper",
     "run_command",
     "stop_group",
     "kill_session",
@@ -77,6 +86,87 @@ class CommandResult:
         """Return the last non-empty lines of the output, joined by ' | '."""
         kept = [line.strip() for line in self.output.splitlines() if line.strip()]
         return " | ".join(kept[-lines:])
+
+
+PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+
+# True once this process adopts orphaned descendants (become_subreaper).
+_subreaper = False
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants of this process its children; return whether that worked.
+
+    Call it only in a process whose children are all commands of `run_command`:
+    after each command, the other children are ended as leftovers.
+    """
+    global _subreaper
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    except (OSError, AttributeError) as exc:
+        logger.debug("cannot become a child subreaper: %s", exc)
+        return False
+    _subreaper = True
+    return True
+
+
+def _adopted_children() -> list[int]:
+    """Return the pids whose parent is this process (zombies included)."""
+    listed: list[int] = []
+    try:  # one small file per thread; a scan of /proc takes milliseconds
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children", encoding="ascii") as listing:
+                listed.extend(int(pid) for pid in listing.read().split())
+        return listed
+    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
+        pass
+    own = str(os.getpid())
+    children = []
+    for pid in _proc_pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[1] == own:
+            children.append(pid)
+    return children
+
+
+def _end_orphans(grace: float) -> list[int]:
+    """End the orphans this subreaper adopted, with their sessions; return their pids.
+
+    SIGTERM first, then SIGKILL after `grace`. Adopted zombies are reaped.
+    """
+    ended: list[int] = []
+    deadline = time.monotonic() + grace
+    signum = signal.SIGTERM
+    for _ in range(KILL_ROUNDS * 10):
+        orphans = _adopted_children()
+        for pid in orphans:
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    continue  # it had exited: reaped now
+            if pid not in ended:
+                ended.append(pid)
+            _, _, session = _stat_fields(pid)
+            if session > 0 and session != os.getsid(0):
+                for member in session_members(session):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(member, signum)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+        if not orphans:
+            break
+        if time.monotonic() >= deadline:
+            signum = signal.SIGKILL
+        time.sleep(POLL_SECONDS)
+    if ended:
+        logger.warning("ended %d process(es) that had left the command's process group and "
+                       "session: %s", len(ended), ended)
+    return ended
 
 
 def _group_alive(pgid: int) -> bool:
@@ -221,6 +311,8 @@ def run_command(
     if timed_out or _group_alive(process.pid):
         # At the deadline, or the command exited and left children in its group.
         stop_group(process, grace=grace)
+    if _subreaper:
+        _end_orphans(grace)
     return CommandResult(
         argv=tuple(argv),
         exit_code=None if timed_out else process.returncode,

@@ -300,3 +300,21 @@ def test_run_sigterm_records_late_finishers(tmp_path: Path, stdout_closed: bool)
     assert {name: item["status"] for name, item in found.items()} == written_statuses(tmp_path)
     started = [item for item in found.values() if item["attempts"]]
     assert len(started) == 4
+
+
+def test_run_ends_process_that_left_session(tmp_path: Path) -> None:
+    marker = f"sparkrig-test-{uuid.uuid4().hex}"
+    write_script(
+        tmp_path / "scenarios",
+        "detaches",
+        f"""
+        setsid bash -c 'sleep 300; : {marker}' &
+        sleep 0.3
+    """,
+    )
+
+    completed = run(tmp_path)
+
+    assert completed.returncode == 0, completed.stderr
+    assert results(tmp_path)["detaches"]["status"] == "passed"
+    assert wait_until_gone(marker, limit=2.0) == []

@@ -178,3 +178,39 @@ def test_exit_noticed_soon_after_it_happens(log: BinaryIO) -> None:
     result = run_command(["sleep", "0.2"], log=log, timeout=600)
     assert result.ok
     assert result.duration < 1.5
+
+
+SUBREAPER_PROBE = """
+import sys, time
+from pathlib import Path
+from sparkrig.process import become_subreaper, run_command
+
+assert become_subreaper()
+script = Path(sys.argv[1])
+with (script.parent / "output.log").open("a+b") as log:
+    result = run_command([str(script)], log=log, timeout=30, grace=1.0)
+print(result.exit_code)
+"""
+
+
+def test_subreaper_ends_process_that_left_session(tmp_path: Path) -> None:
+    marker = f"sparkrig-test-{os.getpid()}-{time.monotonic_ns()}"
+    script = tmp_path / "detach.sh"
+    # setsid leaves the command's process group and session, as a daemon does.
+    script.write_text(f"#!/bin/bash\nsetsid bash -c 'sleep 60; : {marker}' &\nsleep 0.3\n")
+    script.chmod(0o755)
+
+    completed = subprocess.run([sys.executable, "-c", SUBREAPER_PROBE, str(script)],
+                               capture_output=True, text=True, timeout=60, check=False)
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "0"
+    assert "left the command's process group and session" in completed.stderr
+    survivors = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                survivors.append(entry.name)
+        except OSError:
+            continue
+    assert survivors == []

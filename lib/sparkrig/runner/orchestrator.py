@@ -546,6 +546,8 @@ class Runner:
             record.add_attempt(outcome, duration)
             rewrite = True
             if not self.forced:
+                # NOTE: a process that left this session too (setsid) was reparented to
+                # init when the worker died, so this cannot find it.
                 kill_session(worker.session_id, grace=KILL_SESSION_GRACE_SECONDS)
                 self._start_cleanup(record)
         if not finished.exiting:  # an exiting worker may still log; it removes its own empty log

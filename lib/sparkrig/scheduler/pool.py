@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparkrig.process import become_subreaper
+
 __all__ = ["Worker", "Finished", "WorkerPool", "send_result"]
 
 logger = logging.getLogger(__name__)
@@ -229,6 +231,9 @@ class WorkerPool:
             _result_fd = write_fd
             _log_path = log_path
             os.setsid()
+            # Processes that leave the session too (setsid) come back to the worker when
+            # orphaned, so run_command can end them after each command.
+            become_subreaper()
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
                 signal.signal(signum, signal.SIG_DFL)

@@ -120,6 +120,13 @@ class StandInPrepared:
             log.unlink()
 
 
+def stand_in_ignoring_sigterm(scenario: Scenario, context: StandInContext) -> StandInOutcome:
+    """Run as the stand-in does, in a worker that ignores the runner's SIGTERM."""
+    # A handler that does nothing, not SIG_IGN, which the script would inherit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    return stand_in_execute(scenario, context)
+
+
 STAND_IN = types.SimpleNamespace(
     AttemptContext=StandInContext,
     execute_attempt=stand_in_execute,
@@ -513,14 +520,7 @@ def test_runner_kills_worker_past_interrupt_grace(
     monkeypatch.setattr(orchestrator, "INTERRUPT_GRACE_SECONDS", 1.0)
     started = tmp_path / "started"
     script(scenarios, "stubborn", f"touch {started}\nsleep 60\n")
-    original = stand_in_execute
-
-    def ignore_sigterm(scenario: Scenario, context: StandInContext) -> StandInOutcome:
-        # A handler that does nothing, not SIG_IGN, which the script would inherit.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
-        return original(scenario, context)
-
-    monkeypatch.setattr(STAND_IN, "execute_attempt", ignore_sigterm)
+    monkeypatch.setattr(STAND_IN, "execute_attempt", stand_in_ignoring_sigterm)
 
     def interrupt_when_started() -> None:
         deadline = time.monotonic() + 30
@@ -575,14 +575,7 @@ def test_runner_second_signal_forces_stop(
     marks.mkdir()
     for index in range(3):
         script(scenarios, f"slow{index}", f"touch {marks}/slow{index}\nsleep 60\n")
-    original = stand_in_execute
-
-    def ignore_sigterm(scenario: Scenario, context: StandInContext) -> StandInOutcome:
-        # A handler that does nothing, not SIG_IGN, which the script would inherit.
-        signal.signal(signal.SIGTERM, lambda signum, frame: None)
-        return original(scenario, context)
-
-    monkeypatch.setattr(STAND_IN, "execute_attempt", ignore_sigterm)
+    monkeypatch.setattr(STAND_IN, "execute_attempt", stand_in_ignoring_sigterm)
 
     def interrupt_twice() -> None:
         deadline = time.monotonic() + 30

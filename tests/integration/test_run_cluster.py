@@ -8,6 +8,7 @@ left afterwards, also when a worker is killed or the run is interrupted.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -24,11 +25,12 @@ pytestmark = pytest.mark.integration
 RUN_TIMEOUT = 300  # seconds; namespace deletes on the local cluster take a few seconds each
 
 
-def write_yaml(folder: Path, name: str, command: str, *, timeout: str = "120s") -> None:
+def write_yaml(folder: Path, name: str, command: str, *, timeout: str = "120s",
+               cpu: str = "100m") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.yaml").write_text(
         f"name: {name}\ntier: smoke\ntimeout: {timeout}\n"
-        f"resources: {{cpu: 100m, memory: 64Mi, pods: 2}}\n"
+        f"resources: {{cpu: {cpu}, memory: 64Mi, pods: 2}}\n"
         f"steps:\n  - run: {{command: {json.dumps(command)}, timeout: {timeout}}}\n",
         encoding="utf-8",
     )
@@ -123,4 +125,39 @@ def test_run_sigint_removes_namespaces(cluster: ClusterInfo, tmp_path: Path) -> 
     run = latest_results(tmp_path)
     assert len(run["scenarios"]) == 6
     assert all(item["status"] == "interrupted" for item in run["scenarios"])
+    assert namespaces_left(run["run_id"]) == []
+
+
+def test_run_admits_by_cluster_capacity(cluster: ClusterInfo, tmp_path: Path) -> None:
+    # The local cluster has 4 nodes of 16 CPU: two scenarios of 40 CPU never fit at once.
+    assert cluster.capacity is not None
+    assert cluster.capacity.cpu_millis == 64_000
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    names = ["big0", "big1", "big2"]
+    for name in names:
+        write_yaml(
+            tmp_path / "scenarios",
+            name,
+            f"date +%s.%N > {marks}/{name}.start; sleep 2; date +%s.%N > {marks}/{name}.end",
+            cpu="40",
+        )
+
+    completed = subprocess.run(
+        sparkrig(tmp_path, "--max", "3"),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    spans = sorted(
+        (float((marks / f"{name}.start").read_text()), float((marks / f"{name}.end").read_text()))
+        for name in names
+    )
+    for (_, earlier_end), (later_start, _) in itertools.pairwise(spans):
+        assert later_start >= earlier_end
+    run = latest_results(tmp_path)
+    assert all(item["status"] == "passed" for item in run["scenarios"])
     assert namespaces_left(run["run_id"]) == []

@@ -406,3 +406,24 @@ def test_step_with_two_keys_names_them(tmp_path: Path) -> None:
     )
 
     expect_error(path, "steps[0]", "found 2 keys: run, command")
+
+
+@pytest.mark.parametrize(("value", "hint"), [
+    ("container", "did you mean 'containers'? known: containers"),
+    ("gpu", "known: containers"),
+])
+def test_unknown_requirement_rejected(tmp_path: Path, value: str, hint: str) -> None:
+    write(tmp_path / "a.yaml",
+          f"name: a\ntier: smoke\nrequires: [{value}]\nsteps: [{{test: {{}}}}]\n")
+
+    with pytest.raises(ScenarioError, match=f"unknown requirement '{value}'") as info:
+        load_scenarios(tmp_path)
+    assert info.value.field == "requires"
+    assert hint in str(info.value)
+
+
+def test_known_requirements_match_providers() -> None:
+    from sparkrig.cluster.providers import CONTAINERS
+    from sparkrig.scenario.model import KNOWN_REQUIREMENTS
+
+    assert CONTAINERS in KNOWN_REQUIREMENTS

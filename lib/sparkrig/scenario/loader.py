@@ -28,6 +28,7 @@ from sparkrig.errors import ScenarioError, UsageError
 from sparkrig.scenario._fields import Fields, describe_type
 from sparkrig.scenario.model import (
     DEFAULT_TIMEOUT_SECONDS,
+    KNOWN_REQUIREMENTS,
     TIERS,
     Chart,
     Resources,
@@ -153,7 +154,7 @@ def _load_yaml(path: Path) -> Scenario:
         tags=fields.string_list("tags"),
         timeout=fields.parsed("timeout", parse_duration, default=DEFAULT_TIMEOUT_SECONDS),
         resources=_resources(fields),
-        requires=fields.string_list("requires"),
+        requires=_requires(fields),
         depends_on=_depends_on(fields, name, fields.string_list("depends_on")),
         estimated_time=fields.parsed("estimated_time", parse_duration, default=None),
         labels=_labels(fields),
@@ -186,6 +187,22 @@ def _depends_on(fields: Fields, name: str, names: tuple[str, ...]) -> tuple[str,
         raise fields.error(
             "depends_on", f"scenario {name!r} depends on itself; remove its own name"
         )
+    return names
+
+
+def _requires(fields: Fields) -> tuple[str, ...]:
+    """Read `requires`; a name no cluster provides would skip the scenario on every run."""
+    names = fields.string_list("requires")
+    for name in names:
+        if name not in KNOWN_REQUIREMENTS:
+            import difflib  # only for this message: not at start-up
+
+            close = difflib.get_close_matches(name, KNOWN_REQUIREMENTS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise fields.error(
+                "requires",
+                f"unknown requirement {name!r}; {hint}known: {', '.join(KNOWN_REQUIREMENTS)}",
+            )
     return names
 
 
@@ -358,7 +375,7 @@ def _load_script(path: Path) -> Scenario:
         description=fields.string("description"),
         tags=fields.string_list("tags"),
         timeout=fields.parsed("timeout", parse_duration, default=DEFAULT_TIMEOUT_SECONDS),
-        requires=fields.string_list("requires"),
+        requires=_requires(fields),
         depends_on=_depends_on(fields, name, fields.string_list("depends_on")),
         estimated_time=fields.parsed("estimated_time", parse_duration, default=None),
         chart=chart,

@@ -427,3 +427,14 @@ def test_known_requirements_match_providers() -> None:
     from sparkrig.scenario.model import KNOWN_REQUIREMENTS
 
     assert CONTAINERS in KNOWN_REQUIREMENTS
+
+
+def test_chart_placeholder_needs_chart(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml",
+          "name: a\ntier: smoke\n"
+          "steps:\n  - run: {argv: [helm, lint, --strict, \"${CHART}\"]}\n")
+
+    with pytest.raises(ScenarioError, match=r"\$\{CHART\} is empty because the scenario has no "
+                       "chart") as info:
+        load_scenarios(tmp_path)
+    assert info.value.field == "steps[0].run"

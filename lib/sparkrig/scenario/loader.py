@@ -145,6 +145,12 @@ def _load_yaml(path: Path) -> Scenario:
                     f"steps[{index}].install",
                     "an install step needs the scenario's chart; add chart.path",
                 )
+            if _mentions(step.options, CHART_PLACEHOLDER):
+                raise fields.error(
+                    f"steps[{index}].{step.kind}",
+                    f"{CHART_PLACEHOLDER} is empty because the scenario has no chart; "
+                    "add chart.path",
+                )
 
     scenario = Scenario(
         name=name,
@@ -166,6 +172,20 @@ def _load_yaml(path: Path) -> Scenario:
         "requires, depends_on, labels, chart, steps"
     )
     return scenario
+
+
+CHART_PLACEHOLDER = "${CHART}"
+
+
+def _mentions(value: Any, text: str) -> bool:
+    """Whether `text` occurs in any string inside `value` (nested lists and mappings too)."""
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, dict):
+        return any(_mentions(item, text) for item in (*value.keys(), *value.values()))
+    if isinstance(value, list | tuple):
+        return any(_mentions(item, text) for item in value)
+    return False
 
 
 def _name(fields: Fields) -> str:

@@ -302,3 +302,21 @@ def test_script_without_cluster_runs_with_generated_names(tmp_path: Path) -> Non
         outcome.output_tail
     )
     assert not (scenario_dir / "diagnostics").exists()
+
+
+def test_install_wait_timeout_says_so(cluster: ClusterInfo, chart: Path, tmp_path: Path) -> None:
+    # 100 CPU fits the quota but no 16-CPU node, so the pod stays Pending and
+    # helm --wait runs out of time.
+    path = write_scenario(tmp_path, "never-scheduled", f"""\
+        name: never-scheduled
+        tier: smoke
+        resources: {{cpu: "200", memory: 1Gi, pods: 2}}
+        chart: {{path: {chart}}}
+        steps:
+          - install: {{set: {{cpu: "100"}}, timeout: 8s}}
+        """)
+    outcome, _, run_id = run_attempt(cluster, path, tmp_path)
+
+    assert outcome.status is Status.FAILED
+    assert "helm upgrade --install --wait timed out after 5s" in outcome.reason
+    assert list_managed_namespaces(cluster, run_id=run_id) == []

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sparkrig.kube.client import KubeApiError, KubeClient, namespaced_path
-from sparkrig.kube.helm import Helm, write_log_line
+from sparkrig.kube.helm import HELM_TIMEOUT_MARGIN_SECONDS, Helm, write_log_line
 from sparkrig.kube.match import (
     condition_state,
     match_partial,
@@ -55,6 +55,8 @@ WAIT_POLL_SECONDS = 1.0  # wait steps re-read their objects this often
 QUOTA_TICK_SECONDS = 1.0  # Helm steps check quota events this often
 REASON_TAIL_LINES = 3  # lines of a command's output quoted in a failure reason
 REASON_MAX_CHARS = 400  # a reason is one line in reports; output.log has the rest
+# How much sooner than its --timeout a failed `helm --wait` may end and still count as timed out.
+HELM_WAIT_SLACK_SECONDS = 1.0
 
 
 class StepFailure(Exception):
@@ -144,12 +146,18 @@ def check_output_contains(output: str, expected: list[str]) -> str | None:
 def _command_failure(what: str, result: CommandResult) -> str:
     """Return a one-line reason: how the command ended and its error line or output tail."""
     code = "was stopped" if result.exit_code is None else f"exited with code {result.exit_code}"
+    detail = _failure_detail(result)
+    return f"{what} {code}" + (f": {detail}" if detail else "")
+
+
+def _failure_detail(result: CommandResult) -> str:
+    """Return the command's last `Error:` line, else the tail of its output, shortened."""
     errors = [line.strip() for line in result.output.splitlines()
               if line.strip().startswith("Error:")]
     detail = errors[-1] if errors else result.tail(REASON_TAIL_LINES)
     if len(detail) > REASON_MAX_CHARS:
         detail = detail[: REASON_MAX_CHARS - 3] + "..."
-    return f"{what} {code}" + (f": {detail}" if detail else "")
+    return detail
 
 
 def _resolve_path(ctx: StepContext, text: str) -> Path:
@@ -180,6 +188,16 @@ def _install(ctx: StepContext, options: Mapping[str, Any], budget: float) -> Non
         raise StepTimeout(f"helm upgrade --install timed out after {budget:.0f}s", budget=budget)
     if not result.ok and wait:
         ctx.quota.check()  # a quota rejection explains a failed --wait better than Helm does
+        # Helm's own --timeout ends the wait a little before the step's budget, and its
+        # message ("resource ... not ready") does not say that time ran out.
+        helm_timeout = max(int(budget - HELM_TIMEOUT_MARGIN_SECONDS), 1)
+        if result.duration >= helm_timeout - HELM_WAIT_SLACK_SECONDS:
+            detail = _failure_detail(result)
+            raise StepTimeout(
+                f"helm upgrade --install --wait timed out after {helm_timeout}s"
+                + (f": {detail}" if detail else ""),
+                budget=budget,
+            )
     if options.get("expect_failure"):
         if result.ok:
             raise StepFailure("helm upgrade --install succeeded but expect_failure is set")

@@ -315,8 +315,10 @@ def test_install_wait_timeout_says_so(cluster: ClusterInfo, chart: Path, tmp_pat
         steps:
           - install: {{set: {{cpu: "100"}}, timeout: 8s}}
         """)
-    outcome, _, run_id = run_attempt(cluster, path, tmp_path)
+    outcome, scenario_dir, run_id = run_attempt(cluster, path, tmp_path)
 
     assert outcome.status is Status.FAILED
     assert "helm upgrade --install --wait timed out after 5s" in outcome.reason
+    (log,) = (scenario_dir / "diagnostics" / "pods").glob("*.app.log")
+    assert log.read_text() == "no log lines: the pod is Pending, not scheduled\n"
     assert list_managed_namespaces(cluster, run_id=run_id) == []

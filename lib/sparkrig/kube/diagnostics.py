@@ -148,13 +148,15 @@ class _Collector:
             name = pod["metadata"]["name"]
             spec = pod.get("spec") or {}
             containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+            phase = (pod.get("status") or {}).get("phase") or "in no known phase"
+            where = f"on node {spec['nodeName']}" if spec.get("nodeName") else "not scheduled"
             for container in containers:
                 if self.remaining() <= 0:
                     self.result.errors.append("pod logs: stopped, time budget spent")
                     return
-                self._pod_log(name, container["name"])
+                self._pod_log(name, container["name"], state=f"{phase}, {where}")
 
-    def _pod_log(self, pod: str, container: str) -> None:
+    def _pod_log(self, pod: str, container: str, *, state: str) -> None:
         path = namespaced_path(self.namespace, "pods", pod) + "/log"
         query = {"container": container, "tailLines": str(LOG_TAIL_LINES)}
         try:
@@ -163,6 +165,8 @@ class _Collector:
         except KubeApiError as exc:
             # Expected for a pod that has not started (unscheduled, pulling) or is gone.
             text = f"logs unavailable: {exc}\n"
+        if not text.strip():  # the API server answers an unscheduled pod with no lines
+            text = f"no log lines: the pod is {state}\n"
         self.write(f"pods/{_safe(pod)}.{_safe(container)}.log", text)
 
     def not_ready(self) -> None:

@@ -438,3 +438,17 @@ def test_chart_placeholder_needs_chart(tmp_path: Path) -> None:
                        "chart") as info:
         load_scenarios(tmp_path)
     assert info.value.field == "steps[0].run"
+
+
+def test_install_values_file_must_exist(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    write(tmp_path / "a.yaml",
+          "name: a\ntier: smoke\nchart: {path: chart}\n"
+          "steps:\n  - install: {values: [values/missing.yaml]}\n")
+
+    with pytest.raises(ScenarioError, match="values/missing.yaml not found") as info:
+        load_scenarios(tmp_path)
+    assert info.value.field == "steps[0].install.values[0]"
+    assert "paths are relative to this file" in str(info.value)

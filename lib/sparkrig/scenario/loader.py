@@ -138,6 +138,11 @@ def _load_yaml(path: Path) -> Scenario:
     if not isinstance(steps_data, list) or not steps_data:
         raise fields.error("steps", "expected a non-empty list of steps")
     steps = tuple(parse_step(path, index, item) for index, item in enumerate(steps_data))
+    for index, step in enumerate(steps):
+        if step.kind == "install":
+            # Checked now, not after a namespace exists; the executor resolves them alike.
+            _values_files(fields, f"steps[{index}].install.values",
+                          [str(item) for item in step.options.get("values") or []])
     if chart is None:
         for index, step in enumerate(steps):
             if step.kind == "install":

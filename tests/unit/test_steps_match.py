@@ -219,3 +219,20 @@ def test_cleanup_selects_expired_namespaces_only_by_default() -> None:
         "future", "none", "past", "unreadable"
     ]
 
+
+
+def test_missing_output_reason_shows_tail() -> None:
+    from sparkrig.kube.steps import _missing_output
+    from sparkrig.process import CommandResult
+
+    result = CommandResult(argv=("helm", "test"), exit_code=0, timed_out=False, duration=1.0,
+                           output="NAME: r\nSTATUS: deployed\n\nPhase: Succeeded\n")
+    empty = CommandResult(argv=("true",), exit_code=0, timed_out=False, duration=0.1, output="")
+
+    assert _missing_output("helm output", "yarn", result) == (
+        "helm output does not contain 'yarn'; it ends with: "
+        "NAME: r | STATUS: deployed | Phase: Succeeded"
+    )
+    assert _missing_output("output of 'true'", "ok", empty) == (
+        "output of 'true' does not contain 'ok'; it was empty"
+    )

@@ -150,6 +150,16 @@ def _command_failure(what: str, result: CommandResult) -> str:
     return f"{what} {code}" + (f": {detail}" if detail else "")
 
 
+def _missing_output(what: str, missing: str, result: CommandResult) -> str:
+    """Return the reason of an output check that failed, with the output's last lines."""
+    tail = result.tail(REASON_TAIL_LINES)
+    if len(tail) > REASON_MAX_CHARS:
+        tail = "..." + tail[-(REASON_MAX_CHARS - 3):]
+    return f"{what} does not contain {missing!r}" + (
+        f"; it ends with: {tail}" if tail else "; it was empty"
+    )
+
+
 def _failure_detail(result: CommandResult) -> str:
     """Return the command's last `Error:` line, else the tail of its output, shortened."""
     errors = [line.strip() for line in result.output.splitlines()
@@ -205,7 +215,7 @@ def _install(ctx: StepContext, options: Mapping[str, Any], budget: float) -> Non
         raise StepFailure(_command_failure("helm upgrade --install", result))
     missing = check_output_contains(result.output, list(options.get("output_contains") or []))
     if missing is not None:
-        raise StepFailure(f"helm output does not contain {missing!r}")
+        raise StepFailure(_missing_output("helm output", missing, result))
 
 
 def _targets(ctx: StepContext, options: Mapping[str, Any]) -> tuple[ResourceType, str, str]:
@@ -316,7 +326,7 @@ def _run(ctx: StepContext, options: Mapping[str, Any], budget: float) -> None:
         )
     missing = check_output_contains(result.output, list(options.get("output_contains") or []))
     if missing is not None:
-        raise StepFailure(f"output of {shown!r} does not contain {missing!r}")
+        raise StepFailure(_missing_output(f"output of {shown!r}", missing, result))
 
 
 def _test(ctx: StepContext, options: Mapping[str, Any], budget: float) -> None:

@@ -175,6 +175,17 @@ def test_admission_never_fits_names_request_and_capacity() -> None:
     assert admission.never_fits(scenario("none")) is None
 
 
+def test_admission_reason_leaves_out_unrequested() -> None:
+    admission = CapacityAdmission(Capacity(cpu_millis=2000, memory_bytes=2**30, pods=110))
+    huge = scenario("huge", resources=Resources(cpu_millis=4000, memory_bytes=0, pods=0))
+
+    reason = admission.never_fits(huge)
+
+    assert reason is not None
+    assert "requests cpu 4000m, more than the cluster's allocatable cpu 2000m, memory 1024Mi, " \
+           "pods 110" in reason
+
+
 # --- the queue --------------------------------------------------------------
 
 

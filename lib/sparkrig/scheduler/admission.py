@@ -15,8 +15,13 @@ from sparkrig.scenario.model import Resources, Scenario
 __all__ = ["CapacityAdmission", "UnlimitedAdmission"]
 
 
-def _describe(cpu_millis: int, memory_bytes: int, pods: int) -> str:
-    return f"cpu {cpu_millis}m, memory {memory_bytes / 2**20:.0f}Mi, pods {pods}"
+def _describe(cpu_millis: int, memory_bytes: int, pods: int, *, skip_zero: bool = False) -> str:
+    """Describe an amount of resources; `skip_zero` leaves out what a request does not ask."""
+    parts = [("cpu", cpu_millis, f"{cpu_millis}m"),
+             ("memory", memory_bytes, f"{memory_bytes / 2**20:.0f}Mi"),
+             ("pods", pods, str(pods))]
+    return ", ".join(f"{name} {text}" for name, amount, text in parts
+                     if amount or not skip_zero)
 
 
 class UnlimitedAdmission:
@@ -58,7 +63,8 @@ class CapacityAdmission:
         capacity = self.capacity
         return (
             f"scenario {scenario.name} requests "
-            f"{_describe(request.cpu_millis, request.memory_bytes, request.pods)}, more than the "
+            f"{_describe(request.cpu_millis, request.memory_bytes, request.pods, skip_zero=True)}"
+            ", more than the "
             f"cluster's allocatable "
             f"{_describe(capacity.cpu_millis, capacity.memory_bytes, capacity.pods)}; "
             "lower its resources or add nodes"

@@ -274,6 +274,11 @@ def test_keep_on_failure_keeps_the_namespace(
     assert outcome.status is Status.FAILED
     assert "exited with code 3, expected 0" in outcome.reason
     assert outcome.reason.endswith(f"; namespace {outcome.namespace} kept")
+    diagnostics = scenario_dir / "diagnostics"
+    assert (diagnostics / "helm-status.txt").read_text() == (
+        f"release {outcome.release} was never installed in {outcome.namespace}\n"
+    )
+    assert not (diagnostics / "helm-values.yaml").exists()
     assert f"kubectl get all,events -n {outcome.namespace}" in (
         scenario_dir / "output.log"
     ).read_text()

@@ -7,7 +7,8 @@ What a person debugging a failed chart install looks at first:
   container (on the local cluster, KWOK's line saying that it simulated the
   container; where the API returns an error, such as for a pod not yet
   started, its text);
-- `helm-status.txt` and `helm-values.yaml`: `helm status` and `helm get values --all`;
+- `helm-status.txt` and `helm-values.yaml`: `helm status` and `helm get values --all`
+  (for a release never installed, one line saying so and no values file);
 - `not-ready.yaml`: the full objects that are not ready (pods not Ready,
   deployments and statefulsets short of ready replicas, jobs that failed).
 
@@ -193,6 +194,11 @@ class _Collector:
             return
         budget = max(min(REQUEST_TIMEOUT_SECONDS * 2, self.remaining()), 1.0)
         status = self.helm.status(self.release, self.namespace, timeout=budget)
+        if status.exit_code != 0 and "release: not found" in status.output:
+            # The failure came before any install; one line says so, and there are no values.
+            self.write("helm-status.txt", f"release {self.release} was never installed in "
+                       f"{self.namespace}\n")
+            return
         self.write("helm-status.txt", status.output or f"exit code {status.exit_code}\n")
         budget = max(min(REQUEST_TIMEOUT_SECONDS * 2, self.remaining()), 1.0)
         values = self.helm.get_values(self.release, self.namespace, timeout=budget)

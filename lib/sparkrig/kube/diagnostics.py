@@ -166,7 +166,7 @@ class _Collector:
         except KubeApiError as exc:
             # Expected for a pod that has not started (unscheduled, pulling) or is gone.
             text = f"logs unavailable: {exc}\n"
-        if not text.strip():  # the API server answers an unscheduled pod with no lines
+        if not text.strip():  # the API server returns no lines for an unscheduled pod
             text = f"no log lines: the pod is {state}\n"
         self.write(f"pods/{_safe(pod)}.{_safe(container)}.log", text)
 
@@ -195,7 +195,7 @@ class _Collector:
         budget = max(min(REQUEST_TIMEOUT_SECONDS * 2, self.remaining()), 1.0)
         status = self.helm.status(self.release, self.namespace, timeout=budget)
         if status.exit_code != 0 and "release: not found" in status.output:
-            # The failure came before any install; one line says so, and there are no values.
+            # The failure came before any install: one line instead of helm's error, no values.
             self.write("helm-status.txt", f"release {self.release} was never installed in "
                        f"{self.namespace}\n")
             return

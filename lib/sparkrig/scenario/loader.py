@@ -183,7 +183,7 @@ CHART_PLACEHOLDER = "${CHART}"
 
 
 def _mentions(value: Any, text: str) -> bool:
-    """Whether `text` occurs in any string inside `value` (nested lists and mappings too)."""
+    """Return whether `text` occurs in any string inside `value`, nested lists and mappings too."""
     if isinstance(value, str):
         return text in value
     if isinstance(value, dict):

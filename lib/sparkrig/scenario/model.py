@@ -17,7 +17,7 @@ __all__ = ["TIERS", "Resources", "Chart", "Step", "Scenario"]
 TIERS = ("smoke", "e2e", "load", "security")
 
 STEP_KINDS = ("install", "wait", "assert", "run", "test", "uninstall")
-# What `requires` may name: the capabilities that cluster providers report.
+# The names `requires` accepts: the capabilities that cluster providers report.
 KNOWN_REQUIREMENTS = ("containers",)
 
 DEFAULT_TIMEOUT_SECONDS = 600.0

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import logging
 import math
 import os
@@ -121,9 +122,8 @@ def _serve_spare(
     """
     execute = contract.executor_module()
     prepared: tuple[ScenarioRecord, Any] | None = None
-    if prepare is not None:
-        prepared = (prepare[0], execute.prepare_attempt(prepare[0].scenario, prepare[1]))
-    for command in commands:
+    first = [("prepare", *prepare)] if prepare is not None else []
+    for command in itertools.chain(first, commands):
         if command[0] == "prepare":
             _, record, context = command
             prepared = (record, execute.prepare_attempt(record.scenario, context))
@@ -136,13 +136,22 @@ def _serve_spare(
             if prepared is not None:
                 prepared[1].discard()
                 prepared = None
-            run = functools.partial(execute.execute_attempt, record.scenario, context)
-            return _attempt_in_worker(record, run, started)
+            return _run_in_worker(record, context, started)
         else:
             raise ValueError(f"spare worker: unexpected command {command[0]!r}")
     if prepared is not None:  # released before its start
         prepared[1].discard()
     return None
+
+
+def _run_in_worker(
+    record: ScenarioRecord, context: Any, started: float
+) -> tuple[OutcomeFields, float]:
+    """Run an attempt that nothing prepared, inside the forked worker."""
+    execute = contract.executor_module()
+    return _attempt_in_worker(
+        record, functools.partial(execute.execute_attempt, record.scenario, context), started
+    )
 
 
 def _attempt_in_worker(
@@ -369,36 +378,40 @@ class Runner:
         """
         if self.stopping or self.spares_disabled or not self.queue.has_pending:
             return None
-        record = self._next_to_prepare()
-        if len(self.pool.spares) < min(SPARE_WORKERS, self.options.max_parallel):
+        spares = self.pool.spares
+        if len(spares) < min(SPARE_WORKERS, self.options.max_parallel):
+            record = self._next_to_prepare()
             return lambda: self._fork_spare(record)
-        if record is None:
-            return None
-        idle = next((spare for spare in self.pool.spares if spare.data["prepared"] is None), None)
+        # The loop calls this on every wake-up: scan the queue only for an idle spare.
+        idle = next((spare for spare in spares if spare.data["prepared"] is None), None)
         if idle is None:
             return None
-        return lambda: self._send_prepare(idle, record)
+        next_record = self._next_to_prepare()
+        if next_record is None:
+            return None
+        return lambda: self._send_prepare(idle, next_record)
 
     def _fork_spare(self, record: ScenarioRecord | None) -> None:
         if record is None:
             spare = self.pool.start_spare(_serve_spare)
-        else:
-            job = (record, self._context(record, deadline=float("inf")))
-            spare = self.pool.start_spare(lambda commands: _serve_spare(commands, job),
-                                          log_path=record.scenario_dir / WORKER_LOG)
-        spare.data.update(kind="spare", prepared=record.name if record else None,
-                          log_path=record.scenario_dir / WORKER_LOG if record else None)
+            spare.data.update(kind="spare", prepared=None, log_path=None)
+            return
+        job = (record, self._context(record, deadline=float("inf")))
+        log_path = record.scenario_dir / WORKER_LOG
+        spare = self.pool.start_spare(lambda commands: _serve_spare(commands, job),
+                                      log_path=log_path)
+        spare.data.update(kind="spare", prepared=record.name, log_path=log_path)
 
     def _send_prepare(self, spare: Worker, record: ScenarioRecord) -> None:
         context = self._context(record, deadline=float("inf"))
+        log_path = record.scenario_dir / WORKER_LOG
         try:
-            self.pool.send(spare, ("prepare", record, context),
-                           log_path=record.scenario_dir / WORKER_LOG)
+            self.pool.send(spare, ("prepare", record, context), log_path=log_path)
         except OSError as exc:  # the spare died; the pool reaps it
             logger.warning("spare worker %d cannot prepare %s (%s)", spare.pid, record.name, exc)
             self.pool.release(spare)
             return
-        spare.data.update(prepared=record.name, log_path=record.scenario_dir / WORKER_LOG)
+        spare.data.update(prepared=record.name, log_path=log_path)
 
     def _next_to_prepare(self) -> ScenarioRecord | None:
         """Return the first upcoming scenario that no spare prepared, unless it is a retry."""
@@ -429,13 +442,7 @@ class Runner:
         if worker is None:
             context = self._context(record, deadline=deadline)
             worker = self.pool.start(
-                record.name,
-                lambda: _attempt_in_worker(
-                    record,
-                    lambda: contract.executor_module().execute_attempt(record.scenario, context),
-                    started,
-                ),
-                log_path=log_path,
+                record.name, lambda: _run_in_worker(record, context, started), log_path=log_path
             )
         worker.data.update(
             kind="attempt",
@@ -524,11 +531,11 @@ class Runner:
             # Its scenario starts in a new worker when a slot frees. A spare that failed
             # to prepare (a full disk) would fail again, so no spare is forked from now on.
             self.spares_disabled = True
-            how = (f"signal {finished.signal}" if finished.signal is not None
-                   else f"exit code {finished.exit_code}")
+            ending = (f"signal {finished.signal}" if finished.signal is not None
+                      else f"exit code {finished.exit_code}")
             logger.warning(
                 "spare worker %d ended with %s before its start (see %s); the rest of the run "
-                "starts each scenario in a new worker", worker.pid, how,
+                "starts each scenario in a new worker", worker.pid, ending,
                 worker.data["log_path"] or "its worker.log",
             )
             return
@@ -551,7 +558,7 @@ class Runner:
                 kill_session(worker.session_id, grace=KILL_SESSION_GRACE_SECONDS)
                 self._start_cleanup(record)
         if not finished.exiting:  # an exiting worker may still log; it removes its own empty log
-            _remove_if_empty(record.scenario_dir / "worker.log")
+            _remove_if_empty(record.scenario_dir / WORKER_LOG)
 
         retry = (
             outcome.infrastructure_error
@@ -607,7 +614,7 @@ class Runner:
             status = Status.ERROR
             reason = (
                 f"worker exited with code {finished.exit_code} without a result; "
-                f"see {record.scenario_dir / 'worker.log'}"
+                f"see {record.scenario_dir / WORKER_LOG}"
             )
         logger.warning("%s: %s", record.name, reason)
         return SyntheticOutcome(

@@ -225,11 +225,10 @@ class WorkerPool:
         *,
         command_fd: int | None = None,
     ) -> None:
-        global _result_fd, _log_path
+        global _result_fd
         code = 0
         try:
             _result_fd = write_fd
-            _log_path = log_path
             os.setsid()
             # Processes that leave the session too (setsid) come back to the worker when
             # orphaned, so run_command can end them after each command.
@@ -241,12 +240,8 @@ class WorkerPool:
             inherited = [*self._workers, *self._extra_fds, *self._child_close]
             for fd in [*inherited, *self._commands.values()]:
                 os.close(fd)
-            if command_fd is None:
-                _redirect_stdio(log_path)
-                result = target()
-            else:
-                _redirect_stdio(log_path)
-                result = target(_read_commands(command_fd))
+            _redirect_stdio(log_path)
+            result = target() if command_fd is None else target(_read_commands(command_fd))
             if _result_fd is not None:  # the target did not call send_result
                 _write_all(_result_fd, pickle.dumps((False, result),
                                                     protocol=pickle.HIGHEST_PROTOCOL))

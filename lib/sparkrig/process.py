@@ -123,16 +123,7 @@ def _adopted_children() -> list[int]:
     except OSError:  # a kernel without CONFIG_PROC_CHILDREN
         pass
     own = str(os.getpid())
-    children = []
-    for pid in _proc_pids():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == own:
-            children.append(pid)
-    return children
+    return [pid for pid in _proc_pids() if _stat_after_name(pid)[1:2] == [own]]
 
 
 def _end_orphans(grace: float) -> list[int]:
@@ -141,6 +132,7 @@ def _end_orphans(grace: float) -> list[int]:
     SIGTERM first, then SIGKILL after `grace`. Adopted zombies are reaped.
     """
     ended: list[int] = []
+    own_session = os.getsid(0)
     deadline = time.monotonic() + grace
     signum = signal.SIGTERM
     for _ in range(KILL_ROUNDS * 10):
@@ -152,7 +144,7 @@ def _end_orphans(grace: float) -> list[int]:
             if pid not in ended:
                 ended.append(pid)
             _, _, session = _stat_fields(pid)
-            if session > 0 and session != os.getsid(0):
+            if session > 0 and session != own_session:
                 for member in session_members(session):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.kill(member, signum)
@@ -326,17 +318,25 @@ def _proc_pids() -> list[int]:
     return [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
 
 
+def _stat_after_name(pid: int) -> list[str]:
+    """Return the fields of /proc/PID/stat after the command name: state, ppid, pgrp, ...
+
+    Empty when the process is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    # The command name (field 2) is in parentheses and may contain spaces or ')'.
+    return stat[stat.rfind(")") + 2 :].split()
+
+
 def _stat_fields(pid: int) -> tuple[bool, int, int]:
     """Return (live, process group, session) of `pid` from /proc/PID/stat.
 
     `live` is False for a zombie or a process that is gone.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return (False, -1, -1)
-    # The command name (field 2) is in parentheses and may hold spaces or ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
+    fields = _stat_after_name(pid)
     if len(fields) < 4:
         return (False, -1, -1)
     return (fields[0] != "Z", int(fields[2]), int(fields[3]))

@@ -87,8 +87,13 @@ class Helm:
         return result
 
     @staticmethod
-    def _helm_timeout(budget: float) -> str:
-        return f"{max(int(budget - HELM_TIMEOUT_MARGIN_SECONDS), 1)}s"
+    def timeout_seconds(budget: float) -> int:
+        """Return the whole seconds of Helm's own --timeout for a command given `budget`."""
+        return max(int(budget - HELM_TIMEOUT_MARGIN_SECONDS), 1)
+
+    @classmethod
+    def _helm_timeout(cls, budget: float) -> str:
+        return f"{cls.timeout_seconds(budget)}s"
 
     def upgrade_install(
         self,

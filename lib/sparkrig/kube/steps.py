@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sparkrig.kube.client import KubeApiError, KubeClient, namespaced_path
-from sparkrig.kube.helm import HELM_TIMEOUT_MARGIN_SECONDS, Helm, write_log_line
+from sparkrig.kube.helm import Helm, write_log_line
 from sparkrig.kube.match import (
     condition_state,
     match_partial,
@@ -150,12 +150,12 @@ def _command_failure(what: str, result: CommandResult) -> str:
     return f"{what} {code}" + (f": {detail}" if detail else "")
 
 
-def _missing_output(what: str, missing: str, result: CommandResult) -> str:
+def _missing_output(subject: str, missing: str, result: CommandResult) -> str:
     """Return the reason of an output check that failed, with the output's last lines."""
     tail = result.tail(REASON_TAIL_LINES)
     if len(tail) > REASON_MAX_CHARS:
         tail = "..." + tail[-(REASON_MAX_CHARS - 3):]
-    return f"{what} does not contain {missing!r}" + (
+    return f"{subject} does not contain {missing!r}" + (
         f"; it ends with: {tail}" if tail else "; it was empty"
     )
 
@@ -200,7 +200,7 @@ def _install(ctx: StepContext, options: Mapping[str, Any], budget: float) -> Non
         ctx.quota.check()  # a quota rejection explains a failed --wait better than Helm does
         # Helm's own --timeout ends the wait a little before the step's budget, and its
         # message ("resource ... not ready") does not say that time ran out.
-        helm_timeout = max(int(budget - HELM_TIMEOUT_MARGIN_SECONDS), 1)
+        helm_timeout = Helm.timeout_seconds(budget)
         if result.duration >= helm_timeout - HELM_WAIT_SLACK_SECONDS:
             detail = _failure_detail(result)
             raise StepTimeout(

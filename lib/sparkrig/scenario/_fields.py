@@ -9,13 +9,21 @@ no getter read, so a typo such as `timout` is an error, not a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sparkrig.errors import ScenarioError
 
 T = TypeVar("T")
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """Return the known name most like `name`, for a "did you mean" hint, or None."""
+    import difflib  # only for error messages: not at start-up
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
 
 
 def describe_type(value: object) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkrig.errors import ScenarioError, UsageError
-from sparkrig.scenario._fields import Fields, describe_type
+from sparkrig.scenario._fields import Fields, closest_name, describe_type
 from sparkrig.scenario.model import (
     DEFAULT_TIMEOUT_SECONDS,
     KNOWN_REQUIREMENTS,
@@ -220,10 +220,8 @@ def _requires(fields: Fields) -> tuple[str, ...]:
     names = fields.string_list("requires")
     for name in names:
         if name not in KNOWN_REQUIREMENTS:
-            import difflib  # only for this message: not at start-up
-
-            close = difflib.get_close_matches(name, KNOWN_REQUIREMENTS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest_name(name, KNOWN_REQUIREMENTS)
+            hint = f"did you mean {close!r}? " if close else ""
             raise fields.error(
                 "requires",
                 f"unknown requirement {name!r}; {hint}known: {', '.join(KNOWN_REQUIREMENTS)}",
@@ -433,11 +431,9 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
     for scenario in by_name.values():
         for dependency in scenario.depends_on:
             if dependency not in by_name:
-                import difflib  # only for this message: not at start-up
-
-                close = difflib.get_close_matches(dependency, list(by_name), n=1)
+                close = closest_name(dependency, by_name)
                 # 'sparkrig list' would stop at this same error, so name the choices here.
-                hint = (f"did you mean {close[0]!r}?" if close
+                hint = (f"did you mean {close!r}?" if close
                         else f"fix the name or remove it; the scenarios here are "
                         f"{_names_preview(sorted(by_name))}")
                 raise ScenarioError(
@@ -455,8 +451,8 @@ def validate_set(scenarios: Iterable[Scenario]) -> None:
 
 
 def _names_preview(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+    listed = ", ".join(names[:limit])
+    return listed if len(names) <= limit else f"{listed} and {len(names) - limit} more"
 
 
 def _find_cycle(by_name: dict[str, Scenario]) -> list[str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sparkrig.errors import UsageError
+from sparkrig.scenario._fields import closest_name
 from sparkrig.scenario.model import TIERS, Scenario
 
 __all__ = ["Selection", "select"]
@@ -57,10 +58,6 @@ def _check_names(requested: Iterable[str], known: Iterable[str]) -> None:
     for name in requested:
         if name in known_names:
             continue
-        import difflib  # only for this message: not at start-up
-
-        close = difflib.get_close_matches(name, known_names, n=1)
-        hint = (
-            f"; did you mean {close[0]!r}?" if close else "; run 'sparkrig list' to see the names"
-        )
+        close = closest_name(name, known_names)
+        hint = f"; did you mean {close!r}?" if close else "; run 'sparkrig list' to see the names"
         raise UsageError(f"--scenario {name}: no scenario has this name{hint}")

@@ -17,7 +17,7 @@ import textwrap
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,6 +125,23 @@ def stand_in_ignoring_sigterm(scenario: Scenario, context: StandInContext) -> St
     # A handler that does nothing, not SIG_IGN, which the script would inherit.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     return stand_in_execute(scenario, context)
+
+
+def interrupt_when(ready: Callable[[], bool], *, times: int = 1) -> threading.Thread:
+    """Send this process SIGINT `times` times, 0.5 s apart, once `ready()` (30 s at most)."""
+
+    def send() -> None:
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for number in range(times):
+            if number:
+                time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender
 
 
 STAND_IN = types.SimpleNamespace(
@@ -489,7 +506,7 @@ def test_runner_fail_fast_removes_what_a_spare_prepared(tmp_path: Path, scenario
         assert written["output_path"] is None
 
 
-def test_runner_prepared_spare_gives_way_to_a_ready_dependant(
+def test_runner_spare_yields_to_dependant(
     tmp_path: Path, scenarios: Path
 ) -> None:
     # While "first" runs, "then" waits for it, so the spare prepares "last". When "first"
@@ -522,17 +539,10 @@ def test_runner_kills_worker_past_interrupt_grace(
     script(scenarios, "stubborn", f"touch {started}\nsleep 60\n")
     monkeypatch.setattr(STAND_IN, "execute_attempt", stand_in_ignoring_sigterm)
 
-    def interrupt_when_started() -> None:
-        deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    timer = threading.Thread(target=interrupt_when_started, daemon=True)
-    timer.start()
+    sender = interrupt_when(started.exists)
     began = time.monotonic()
     code, results, _ = run(tmp_path, max_parallel=1)
-    timer.join(timeout=5)
+    sender.join(timeout=5)
 
     assert code == ExitCode.INTERRUPTED
     item = by_name(results)["stubborn"]
@@ -577,16 +587,7 @@ def test_runner_second_signal_forces_stop(
         script(scenarios, f"slow{index}", f"touch {marks}/slow{index}\nsleep 60\n")
     monkeypatch.setattr(STAND_IN, "execute_attempt", stand_in_ignoring_sigterm)
 
-    def interrupt_twice() -> None:
-        deadline = time.monotonic() + 30
-        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    sender = threading.Thread(target=interrupt_twice, daemon=True)
-    sender.start()
+    sender = interrupt_when(lambda: len(list(marks.iterdir())) >= 2, times=2)
     began = time.monotonic()
     code, results, output = run(tmp_path, max_parallel=2)
     sender.join(timeout=5)

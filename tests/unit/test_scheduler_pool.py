@@ -128,7 +128,7 @@ def test_pool_spare_runs_assigned_job(tmp_path: Path) -> None:
     assert done.exit_code == 0
 
 
-def test_pool_spare_gets_commands_in_order_and_moves_its_log(tmp_path: Path) -> None:
+def test_pool_spare_commands_move_log(tmp_path: Path) -> None:
     pool = WorkerPool()
     spare = pool.start_spare(collect)
     first, second = tmp_path / "a" / "worker.log", tmp_path / "b" / "worker.log"
